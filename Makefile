@@ -1,0 +1,138 @@
+# mailops.postfix_multi - the one entry point for every check.
+#
+#   make test         everything CI runs (.ci/run): deps, venv, lint, sanity, units, integration
+#   make deps         Debian packages (tools/apt-deps; needs root)
+#   make venv         .venv with the pinned toolchain (requirements/test-$(CORE).txt)
+#   make lint         ruff, ruff format, mypy, yamllint, ansible-lint, antsibull-changelog lint
+#   make sanity       ansible-test sanity on a copy of the collection under .build/sanity
+#   make units        pytest tests/unit
+#   make integration  pytest tests/integration (needs root; skipped while it has no test files)
+#   make lock         regenerate requirements/test-$(CORE).txt from requirements/test-$(CORE).in
+#
+# Each target fails on the first error. `make test` runs them in this order and ends
+# with a summary.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+# ansible-core series the toolchain is pinned for.
+CORE := 2.19
+PYTHON ?= python3
+VENV := .venv
+REQS_IN := requirements/test-$(CORE).in
+REQS := requirements/test-$(CORE).txt
+# The venv is reused while the requirements file is unchanged.
+STAMP := $(VENV)/.installed-$(shell sha256sum $(REQS) | cut -c1-16)
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+COLLECTIONS := .build/collections
+LINK := $(COLLECTIONS)/ansible_collections/mailops/postfix_multi
+SANITY_ROOT := .build/sanity/ansible_collections/mailops/postfix_multi
+# Python that ansible-test runs the sanity tests with (the venv's).
+SANITY_PYTHON = $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# pip version whose bootstrap script ansible-test wants (get_pip_<ver>.py in its cache).
+GET_PIP_VERSION = $(shell $(BIN)/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages as g; print(g(types.SimpleNamespace(version="$(SANITY_PYTHON)"))["pip"])')
+GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSION)).py
+
+# pip warns once per package about extra index directories that this machine's pip
+# configuration names but that do not exist; that says nothing about our install.
+PIP_NOISE := is ignored: it is neither a file nor a directory
+RUFF_PATHS = $(wildcard plugins tests tools benchmarks)
+PYTEST_ARGS ?=
+GATES := lint sanity units integration
+
+.PHONY: test deps venv collection-link lint sanity units integration lock
+
+test: deps venv
+	@summary=(); \
+	for gate in $(GATES); do \
+	    start=$$(date +%s); \
+	    echo "=================== make $$gate ==================="; \
+	    if $(MAKE) $$gate; then \
+	        summary+=("  $$gate: ok ($$(( $$(date +%s) - start ))s)"); \
+	    else \
+	        rc=$$?; \
+	        summary+=("  $$gate: FAILED (exit $$rc)"); \
+	        echo "=================== summary ==================="; \
+	        printf '%s\n' "$${summary[@]}"; \
+	        echo "make test: FAILED at $$gate"; \
+	        exit $$rc; \
+	    fi; \
+	done; \
+	echo "=================== summary ==================="; \
+	printf '%s\n' "$${summary[@]}"; \
+	if [ -f .build/integration.skipped ]; then echo "  (integration ran nothing: tests/integration has no test files yet)"; fi; \
+	echo "make test: all gates passed"
+
+deps:
+	bash tools/apt-deps
+
+venv: $(STAMP)
+
+$(STAMP): $(REQS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(REQS) 2>&1 | { grep -v -e "$(PIP_NOISE)" || true; }
+	$(BIN)/python -m pip check
+	touch $@
+
+collection-link:
+	@mkdir -p $(dir $(LINK))
+	@[ -L $(LINK) ] || ln -sfn $(CURDIR) $(LINK)
+
+lint: venv collection-link
+	ruff check $(RUFF_PATHS)
+	ruff format --check $(RUFF_PATHS)
+	@# mypy names files by their path through the .build symlink; print them repo-relative.
+	mypy | sed 's#^$(LINK)/##'
+	yamllint --strict .
+	ansible-lint --profile production
+	antsibull-changelog lint
+
+sanity: venv
+	@# The sanity ignore files must stay empty: fix the code instead.
+	@for f in tests/sanity/ignore-*.txt; do \
+	    if [ -s "$$f" ]; then echo "sanity: FAILED - $$f is not empty:"; cat "$$f"; exit 1; fi; \
+	done
+	rm -rf $(SANITY_ROOT)
+	mkdir -p $(SANITY_ROOT)
+	@# ansible-test needs the collection at .../ansible_collections/<ns>/<name> as a real
+	@# directory (it resolves symlinks), so copy what git would see: tracked files plus
+	@# untracked files that are not ignored.
+	git ls-files -z --cached --others --exclude-standard \
+	    | rsync -a --from0 --files-from=- --ignore-missing-args ./ $(SANITY_ROOT)/
+	@# ansible-test asks git for the file list, walking up to the nearest .git; without
+	@# one in the copy it would find this repo's, where .build/ is ignored, and test nothing.
+	git -C $(SANITY_ROOT) init -q
+	@# The test machines cannot download ansible-test's get-pip script: give it ours.
+	install -D -m 0644 tools/get_pip_offline.py $(GET_PIP_CACHE)
+	cd $(SANITY_ROOT) && ansible-test sanity --venv --python $(SANITY_PYTHON) --color no
+
+units: venv collection-link
+	@[ -d tests/unit ] || { echo "units: FAILED - tests/unit does not exist"; exit 1; }
+	pytest tests/unit $(PYTEST_ARGS) || { rc=$$?; \
+	    if [ $$rc -eq 5 ]; then echo "units: FAILED - pytest collected no tests in tests/unit"; fi; exit $$rc; }
+
+integration: venv collection-link
+	@mkdir -p .build; rm -f .build/integration.skipped
+	@if [ -d tests/integration ] && [ -n "$$(find tests/integration -name 'test_*.py' -o -name '*_test.py' | head -n1)" ]; then \
+	    echo "integration: running pytest tests/integration"; \
+	    pytest tests/integration $(PYTEST_ARGS) || { rc=$$?; \
+	        if [ $$rc -eq 5 ]; then echo "integration: FAILED - pytest collected no tests in tests/integration"; fi; exit $$rc; }; \
+	else \
+	    echo "integration: SKIPPED - tests/integration has no test files (test_*.py) yet; nothing was run"; \
+	    touch .build/integration.skipped; \
+	fi
+
+# Regenerate the complete pinned set from the top-level pins (needs the package index).
+lock:
+	rm -rf .build/lock-venv
+	$(PYTHON) -m venv .build/lock-venv
+	.build/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -r $(REQS_IN) 2>&1 | { grep -v -e "$(PIP_NOISE)" || true; }
+	{ echo "# Complete pinned toolchain for ansible-core $(CORE): generated by 'make lock' from $(REQS_IN)."; \
+	  echo "# Do not edit by hand; change $(REQS_IN) and run 'make lock'."; \
+	  .build/lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -E '^(pip|setuptools|wheel)=='; } > $(REQS)
+	rm -rf .build/lock-venv
