@@ -1,0 +1,117 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""What the planner may ask about the managed host (read-only), and the real implementation.
+
+The planner never touches the file system or runs commands itself: it asks a ``Facts``
+object. ``LocalFacts`` answers from this machine (files, ``postconf -d``, ``postfix status``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import typing as t
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
+
+# Queue subdirectories that hold messages (or message files being written).
+MAIL_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "saved")
+
+
+class Facts(t.Protocol):
+    def read_text(self, path: str) -> str | None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+    def resolve(self, path: str) -> str: ...
+
+    def is_running(self, config_directory: str) -> bool: ...
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]: ...
+
+
+def find_postfix_command(name: str, command_directory: str | None = None) -> str:
+    """Absolute path of a Postfix command (postconf, postfix, postmulti)."""
+    if command_directory:
+        candidate = os.path.join(command_directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not found:
+        raise PostfixMultiError(f"cannot find the Postfix command '{name}' (looked in {command_directory or 'PATH'} and /usr/sbin); is Postfix installed?")
+    return found
+
+
+def parse_postconf_lines(text: str) -> dict[str, str]:
+    """Parse ``name = value`` lines as printed by ``postconf``."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = value.strip()
+    return values
+
+
+def count_files(directory: str) -> int:
+    """Regular files below ``directory`` (recursively); 0 when it does not exist."""
+    total = 0
+    for _root, _dirs, files in os.walk(directory):
+        for entry in files:
+            try:
+                if stat.S_ISREG(os.lstat(os.path.join(_root, entry)).st_mode):
+                    total += 1
+            except FileNotFoundError:
+                continue
+    return total
+
+
+class LocalFacts:
+    """Facts about the machine this code runs on."""
+
+    def __init__(self) -> None:
+        self._defaults: dict[str, str] | None = None
+
+    def defaults(self) -> dict[str, str]:
+        """Compiled-in defaults of this Postfix (``postconf -d``), read once."""
+        if self._defaults is None:
+            postconf = find_postfix_command("postconf")
+            result = _runner.run([postconf, "-d", *DEFAULT_PARAMETERS])
+            if result.rc != 0:
+                raise PostfixMultiError(f"postconf -d failed (rc={result.rc}): {result.output}", **result.as_dict())
+            values = dict(FALLBACK_DEFAULTS)
+            values.update(parse_postconf_lines(result.stdout))
+            self._defaults = values
+        return self._defaults
+
+    def postfix(self) -> str:
+        return find_postfix_command("postfix", self.defaults().get("command_directory"))
+
+    def read_text(self, path: str) -> str | None:
+        return _io.read_text(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def resolve(self, path: str) -> str:
+        return os.path.realpath(path)
+
+    def is_running(self, config_directory: str) -> bool:
+        """Whether the instance's master runs, decided by ``postfix -c DIR status`` as postmulti does."""
+        result = _runner.run([self.postfix(), "-c", config_directory, "status"], tty=True)
+        return result.rc == 0
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        return {queue: count_files(os.path.join(queue_directory, queue)) for queue in MAIL_QUEUES}

@@ -1,0 +1,132 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""The one place that derives, cleans and compares instance directory paths.
+
+postmulti compares directories as plain strings and strips trailing slashes only from
+explicit create/import arguments. We are stricter: every path an operator gives is made
+absolute-normal (no ``//``, ``.``, ``..`` or trailing slash), and two paths are the same
+directory when their normal forms or their resolved forms (symlinks followed) are equal.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import typing as t
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+
+Resolver = t.Callable[[str], str]
+
+# Directories that must never become an instance's config, queue or data directory.
+SYSTEM_DIRECTORIES = frozenset(
+    {
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/libexec",
+        "/usr/local",
+        "/usr/sbin",
+        "/usr/share",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/log",
+        "/var/mail",
+        "/var/spool",
+        "/var/tmp",
+    }
+)
+
+INSTANCE_PREFIX = "postfix-"
+
+
+def identity(path: str) -> str:
+    """A resolver that does not touch the file system (for pure planning and tests)."""
+    return path
+
+
+def normalize(path: str) -> str:
+    """Return the normal form of an absolute path: no ``//``, ``.``, ``..`` or trailing slash."""
+    norm = posixpath.normpath(path)
+    if norm.startswith("//"):  # POSIX keeps a leading double slash; we do not
+        norm = "/" + norm.lstrip("/")
+    return norm
+
+
+def clean_directory(value: str, option: str) -> str:
+    """Validate an operator-supplied directory and return its normal form.
+
+    Refuses what postmulti refuses (relative paths, the root directory) and, beyond
+    postmulti, the well-known system directories.
+    """
+    if not value:
+        raise PostfixMultiError(f"{option} must not be empty")
+    if not value.startswith("/"):
+        raise PostfixMultiError(f"{option} '{value}' is not an absolute path; give the full path, e.g. /etc/postfix-out")
+    if any(ch in value for ch in "\n\r\t ,"):
+        raise PostfixMultiError(f"{option} '{value}' contains whitespace or a comma, which Postfix cannot store in multi_instance_directories")
+    norm = normalize(value)
+    if norm == "/":
+        raise PostfixMultiError(f"{option} '{value}' is the root directory")
+    if norm in SYSTEM_DIRECTORIES:
+        raise PostfixMultiError(f"{option} '{value}' is a system directory; an instance needs a directory of its own")
+    return norm
+
+
+def derive(primary_value: str, name: str, parameter: str) -> str:
+    """Default directory of a new instance: the sibling of the primary's directory named after the instance.
+
+    ``/etc/postfix`` -> ``/etc/postfix-out``, ``/var/spool/postfix`` -> ``/var/spool/postfix-out``.
+    This is postmulti's intended rule. postmulti itself nests the directory instead when the
+    primary's path has exactly one trailing slash or sits directly below ``/``; we always
+    take the sibling (documented divergence).
+    """
+    if not primary_value.startswith("/"):
+        raise PostfixMultiError(f"Invalid default {parameter} parameter value: '{primary_value}': specify an absolute pathname")
+    parent = posixpath.dirname(normalize(primary_value))
+    return posixpath.join(parent, name)
+
+
+def same_directory(left: str, right: str, resolve: Resolver = identity) -> bool:
+    """True when two spellings name the same directory (normal form, then resolved form)."""
+    if left == right:
+        return True
+    if not (left.startswith("/") and right.startswith("/")):
+        return False
+    nleft, nright = normalize(left), normalize(right)
+    if nleft == nright:
+        return True
+    return resolve(nleft) == resolve(nright)
+
+
+def split_list(value: str) -> list[str]:
+    """Split a Postfix list value (commas and/or white space) the way postmulti does, dropping empty items."""
+    items: list[str] = []
+    for chunk in value.replace(",", " ").split():
+        if chunk:
+            items.append(chunk)
+    return items

@@ -1,0 +1,377 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""The instance registry: the primary plus every directory in ``multi_instance_directories``.
+
+Built the way postmulti builds its instance list (postmulti-spec sections 1, 2, 4): the
+primary first, then the secondaries in list order; each instance's name, group, enable
+flag and queue/data directories are read from its own main.cf with ``$name`` expansion.
+Unlike postmulti, a broken secondary does not abort loading: it is recorded in
+``Registry.problems`` so that callers can report it (or repair it) instead of failing blind.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, expand
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+    INSTANCE_PREFIX,
+    Resolver,
+    identity,
+    normalize,
+    same_directory,
+    split_list,
+)
+
+TextReader = t.Callable[[str], str | None]
+
+# Compiled-in defaults of Debian's Postfix 3.7; the real values come from ``postconf -d``.
+FALLBACK_DEFAULTS: dict[str, str] = {
+    "config_directory": "/etc/postfix",
+    "queue_directory": "/var/spool/postfix",
+    "data_directory": "/var/lib/postfix",
+    "command_directory": "/usr/sbin",
+    "daemon_directory": "/usr/lib/postfix/sbin",
+    "meta_directory": "/etc/postfix",
+    "shlib_directory": "/usr/lib/postfix",
+    "mail_owner": "postfix",
+    "setgid_group": "postdrop",
+    "multi_instance_enable": "no",
+    "multi_instance_name": "",
+    "multi_instance_group": "",
+    "multi_instance_directories": "",
+    "multi_instance_wrapper": "",
+    "alternate_config_directories": "",
+}
+
+# Parameters read from ``postconf -d`` once per run.
+DEFAULT_PARAMETERS = tuple(FALLBACK_DEFAULTS)
+
+# Shared installation directories that no instance directory may coincide with (claims).
+SHARED_CLAIMED = ("command_directory", "daemon_directory", "shlib_directory")
+
+_SAFE_PUNCT = "!@%-_=+:./"
+WRAPPER_VALUE = "${command_directory}/postmulti -p --"
+
+
+def _is_safe(text: str) -> bool:
+    return all((ch.isascii() and ch.isalnum()) or ch in _SAFE_PUNCT for ch in text)
+
+
+def validate_instance_name(name: str) -> None:
+    """Apply postmulti's rules for a new instance name (spec 4.2); ``''`` means nameless."""
+    if name == "":
+        return
+    if not _is_safe(name):
+        raise PostfixMultiError(f"Unsafe characters in new instance name: '{name}' (allowed: letters, digits and {_SAFE_PUNCT.replace('/', '')})")
+    if "/" in name:
+        raise PostfixMultiError(f"Illegal '/' character in new instance name: '{name}'")
+    if not name.startswith(INSTANCE_PREFIX):
+        raise PostfixMultiError(f"New instance name must start with 'postfix-' (got '{name}'); use e.g. 'postfix-{name}'")
+
+
+def validate_group(group: str) -> None:
+    """Apply postmulti's rules for a group name (spec 4.2); ``''`` means no group."""
+    if group and not _is_safe(group):
+        raise PostfixMultiError(f"Unsafe characters in group '{group}' (allowed: letters, digits and {_SAFE_PUNCT})")
+
+
+def parse_bool(value: str, where: str) -> bool:
+    """Postfix booleans are ``yes``/``no`` in any case; anything else is fatal for postmulti."""
+    low = value.strip().lower()
+    if low == "yes":
+        return True
+    if low == "no":
+        return False
+    raise PostfixMultiError(f"Unexpected {where} entry: multi_instance_enable = {value} (use yes or no)")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Postfix instance as postmulti sees it."""
+
+    config_directory: str
+    queue_directory: str
+    data_directory: str
+    name: str | None = None
+    group: str | None = None
+    enabled: bool = False
+    primary: bool = False
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "enabled": self.enabled,
+            "primary": self.primary,
+            "config_directory": self.config_directory,
+            "queue_directory": self.queue_directory,
+            "data_directory": self.data_directory,
+        }
+
+    @property
+    def label(self) -> str:
+        """How messages name the instance: its name, or its config directory when nameless."""
+        return self.name or self.config_directory
+
+    def matches(self, selector: str) -> bool:
+        """postmulti ``-i`` matching (spec 4.1): path, name, short name, ``-`` for the primary."""
+        if selector == "-" and self.primary:
+            return True
+        if selector.startswith("/") or not self.name:
+            return selector == self.config_directory
+        if not selector.startswith(INSTANCE_PREFIX) and self.name.startswith(INSTANCE_PREFIX):
+            return selector == self.name[len(INSTANCE_PREFIX) :]
+        return selector == self.name
+
+
+@dataclass
+class Registry:
+    """The instance list of one host, primary first, plus what is needed to edit it."""
+
+    primary_directory: str
+    primary_cf: MainCf
+    defaults: dict[str, str]
+    instances: list[Instance] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    # directory -> problem, for listed secondaries that could not be read
+    broken: dict[str, str] = field(default_factory=dict)
+    secondary_directories: list[str] = field(default_factory=list)
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, defaults: t.Mapping[str, str], read_text: TextReader) -> Registry:
+        merged = dict(FALLBACK_DEFAULTS)
+        merged.update(defaults)
+        primary_dir = merged["config_directory"]
+        text = read_text(primary_dir + "/main.cf")
+        if text is None:
+            raise PostfixMultiError(f"{primary_dir}/main.cf does not exist: is Postfix installed?")
+        primary_cf = MainCf.parse(text)
+        reg = cls(primary_directory=primary_dir, primary_cf=primary_cf, defaults=merged)
+
+        lookup = reg._lookup(primary_cf, primary_dir)
+        raw_list = expand(primary_cf.get("multi_instance_directories") or "", lookup)
+        reg.secondary_directories = split_list(raw_list)
+        enable_raw = expand(primary_cf.get("multi_instance_enable") or merged["multi_instance_enable"], lookup)
+        try:
+            primary_enabled = parse_bool(enable_raw, f"{primary_dir}/main.cf")
+        except PostfixMultiError as exc:
+            reg.problems.append(exc.msg)
+            primary_enabled = False
+        if not reg.secondary_directories:
+            primary_enabled = True  # single-instance mode: postmulti lists the primary as enabled
+        reg.instances.append(
+            Instance(
+                config_directory=primary_dir,
+                queue_directory=expand(lookup("queue_directory") or "", lookup),
+                data_directory=expand(lookup("data_directory") or "", lookup),
+                name=expand(primary_cf.get("multi_instance_name") or "", lookup) or None,
+                group=expand(primary_cf.get("multi_instance_group") or "", lookup) or None,
+                enabled=primary_enabled,
+                primary=True,
+            )
+        )
+        for directory in reg.secondary_directories:
+            try:
+                reg.instances.append(reg.read_secondary(directory, read_text))
+            except PostfixMultiError as exc:
+                reg.broken[directory] = exc.msg
+                reg.problems.append(exc.msg)
+        reg.problems.extend(reg.conflicts())
+        return reg
+
+    def _lookup(self, cf: MainCf, config_directory: str) -> t.Callable[[str], str | None]:
+        defaults = self.defaults
+
+        def lookup(name: str) -> str | None:
+            if name == "config_directory":
+                return config_directory
+            value = cf.get(name)
+            if value is not None:
+                return value
+            return defaults.get(name)
+
+        return lookup
+
+    def read_secondary(self, directory: str, read_text: TextReader) -> Instance:
+        """Read a (listed or candidate) secondary the way ``postconf -xc DIR`` would."""
+        if not directory.startswith("/"):
+            raise PostfixMultiError(f"multi_instance_directories entry '{directory}' is not an absolute path")
+        text = read_text(directory + "/main.cf")
+        if text is None:
+            raise PostfixMultiError(f"Failed to obtain all required {directory}/main.cf parameters: {directory}/main.cf does not exist")
+        cf = MainCf.parse(text)
+        return self.instance_from(cf, directory)
+
+    def instance_from(self, cf: MainCf, directory: str) -> Instance:
+        lookup = self._lookup(cf, directory)
+        enable_raw = expand(lookup("multi_instance_enable") or "no", lookup)
+        return Instance(
+            config_directory=directory,
+            queue_directory=expand(lookup("queue_directory") or "", lookup),
+            data_directory=expand(lookup("data_directory") or "", lookup),
+            name=expand(cf.get("multi_instance_name") or "", lookup) or None,
+            group=expand(cf.get("multi_instance_group") or "", lookup) or None,
+            enabled=parse_bool(enable_raw, f"{directory}/main.cf"),
+            primary=False,
+        )
+
+    # -------------------------------------------------------------- queries
+    @property
+    def primary(self) -> Instance:
+        return self.instances[0]
+
+    @property
+    def secondaries(self) -> list[Instance]:
+        return self.instances[1:]
+
+    @property
+    def initialised(self) -> bool:
+        return not self.init_problem()
+
+    def init_problem(self) -> str | None:
+        """Why life-cycle actions are refused (postmulti-script's precondition), or None."""
+        lookup = self._lookup(self.primary_cf, self.primary_directory)
+        wrapper = expand(self.primary_cf.get("multi_instance_wrapper") or "", lookup)
+        enable = expand(self.primary_cf.get("multi_instance_enable") or "", lookup)
+        where = f"{self.primary_directory}/main.cf"
+        if not wrapper.strip():
+            return (
+                f"multi-instance management is not initialised: multi_instance_wrapper is empty in {where}; run mailops.postfix_multi.postfix_multi_init first"
+            )
+        if enable != "yes":
+            return (
+                f"multi-instance management is not initialised: multi_instance_enable is '{enable}', not 'yes', in {where}; "
+                "run mailops.postfix_multi.postfix_multi_init first"
+            )
+        return None
+
+    def find(self, selector: str) -> Instance | None:
+        """First instance matching a postmulti ``-i`` selector (primary first)."""
+        for inst in self.instances:
+            if inst.matches(selector):
+                return inst
+        return None
+
+    def by_name(self, name: str) -> Instance | None:
+        for inst in self.instances:
+            if inst.name == name:
+                return inst
+        return None
+
+    def by_directory(self, directory: str, resolve: Resolver = identity) -> Instance | None:
+        for inst in self.instances:
+            if same_directory(inst.config_directory, directory, resolve):
+                return inst
+        return None
+
+    def listed(self, directory: str, resolve: Resolver = identity) -> str | None:
+        """The list entry (as written) naming this directory, including broken entries."""
+        for entry in self.secondary_directories:
+            if same_directory(entry, directory, resolve):
+                return entry
+        return None
+
+    def select(self, name: str | None = None, group: str | None = None) -> list[Instance]:
+        """Instances selected like postmulti ``-i`` / ``-g`` (all when neither is given)."""
+        if name is not None:
+            return [inst for inst in self.instances if inst.matches(name)]
+        if group is not None:
+            return [inst for inst in self.instances if inst.group == group]
+        return list(self.instances)
+
+    def alternate_directories(self) -> list[str]:
+        """``alternate_config_directories`` as postmulti-script reads it: unexpanded, split."""
+        return split_list(self.primary_cf.get("alternate_config_directories") or "")
+
+    # --------------------------------------------------------------- claims
+    def claims(self) -> list[tuple[str, str, str]]:
+        """(value, owner directory, parameter) in registration order, as postmulti claims them."""
+        out: list[tuple[str, str, str]] = []
+        for param in SHARED_CLAIMED:
+            value = self.defaults.get(param, "")
+            lookup = self._lookup(self.primary_cf, self.primary_directory)
+            value = expand(self.primary_cf.get(param) or value, lookup)
+            if value.startswith("/"):
+                out.append((value, self.primary_directory, param))
+        for inst in self.instances:
+            if inst.name:
+                out.append((inst.name, inst.config_directory, "multi_instance_name"))
+            out.append((inst.config_directory, inst.config_directory, "config_directory"))
+            out.append((inst.queue_directory, inst.config_directory, "queue_directory"))
+            out.append((inst.data_directory, inst.config_directory, "data_directory"))
+        return out
+
+    @staticmethod
+    def _claim_keys(value: str, param: str, resolve: Resolver) -> list[tuple[str, str]]:
+        if param == "multi_instance_name":
+            return [("name", value)]
+        keys = [("dir", value)]
+        if value.startswith("/"):
+            norm = normalize(value)
+            keys.append(("dir", norm))
+            keys.append(("dir", resolve(norm)))
+        return keys
+
+    def _claim_index(self, resolve: Resolver, skip_owner: str | None = None) -> dict[tuple[str, str], tuple[str, str, str]]:
+        index: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for value, owner, param in self.claims():
+            if skip_owner is not None and owner == skip_owner:
+                continue
+            for key in self._claim_keys(value, param, resolve):
+                index.setdefault(key, (value, owner, param))
+        return index
+
+    def conflicts(self, resolve: Resolver = identity) -> list[str]:
+        """postmulti's uniqueness rule (spec 2.1), comparing normal/resolved paths as well."""
+        index: dict[tuple[str, str], tuple[str, str, str]] = {}
+        problems: list[str] = []
+        for value, owner, param in self.claims():
+            keys = self._claim_keys(value, param, resolve)
+            for key in keys:
+                other = index.get(key)
+                if other is not None and (other[1], other[2]) != (owner, param):
+                    problems.append(f"instance {owner}, {param}={value} conflicts with instance {other[1]}, {other[2]}={other[0]}")
+                    break
+            for key in keys:
+                index.setdefault(key, (value, owner, param))
+        return problems
+
+    def check_new(self, candidate: Instance, resolve: Resolver = identity, replacing: str | None = None) -> None:
+        """Raise when a new or renamed instance would claim something already owned (spec 2.1, 9.2 #35)."""
+        owner = candidate.config_directory
+        if candidate.queue_directory and same_directory(candidate.queue_directory, candidate.data_directory, resolve):
+            raise PostfixMultiError(
+                f"instance {owner}: queue_directory and data_directory are the same directory ({candidate.queue_directory}); give each its own"
+            )
+        skip = replacing if replacing is not None and replacing != self.primary_directory else None
+        index = self._claim_index(resolve, skip_owner=skip)
+        mine = [
+            ("multi_instance_name", candidate.name),
+            ("config_directory", candidate.config_directory),
+            ("queue_directory", candidate.queue_directory),
+            ("data_directory", candidate.data_directory),
+        ]
+        for param, value in mine:
+            if not value:
+                continue
+            for key in self._claim_keys(value, param, resolve):
+                other = index.get(key)
+                if other is None:
+                    continue
+                other_value, other_owner, other_param = other
+                if replacing is not None and other_owner == replacing and param != "multi_instance_name":
+                    continue
+                if replacing is not None and other_owner == replacing and other_param == "multi_instance_name":
+                    continue
+                if param == "config_directory" and other_param == "config_directory":
+                    raise PostfixMultiError(f"new config_directory={value} is already in use by instance {other_owner}, config_directory={other_value}")
+                raise PostfixMultiError(f"instance {owner}, {param}={value} conflicts with instance {other_owner}, {other_param}={other_value}")

@@ -1,0 +1,161 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""The one place that runs external commands.
+
+Commands are lists of arguments, never shell strings. ``postfix``, ``postmulti`` and
+``postlog`` (Postfix before 3.11) write their diagnostics to stderr only when stderr is a
+terminal; otherwise an error is a bare exit status. ``run(..., tty=True)`` therefore gives
+the child a pseudo-terminal as stderr and captures what it says there.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+
+# Variables that would redirect Postfix commands to another instance or change their language.
+_DROP_ENV = ("MAIL_CONFIG", "MAIL_VERBOSE", "MAIL_DEBUG")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for messages."""
+        return "\n".join(part for part in (self.stdout.strip(), self.stderr.strip()) if part)
+
+    def as_dict(self) -> dict[str, t.Any]:
+        return {"cmd": list(self.argv), "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
+
+
+def _environment(extra: t.Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    env["LANG"] = "C"
+    env["LC_ALL"] = "C"
+    path = env.get("PATH", "")
+    for directory in ("/usr/sbin", "/sbin"):
+        if directory not in path.split(":"):
+            path = f"{path}:{directory}" if path else directory
+    env["PATH"] = path
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _read_pty(master: int, proc: subprocess.Popen[str], timeout: float) -> str:
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            proc.kill()
+            raise PostfixMultiError(f"command timed out after {timeout:.0f} s: {' '.join(str(a) for a in proc.args)}")  # type: ignore[union-attr]
+        ready, _w, _x = select.select([master], [], [], min(remaining, 0.2))
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                data = b""
+            if data:
+                chunks.append(data)
+                continue
+            if proc.poll() is not None:
+                break
+        elif proc.poll() is not None:
+            # drain what is left without blocking
+            while select.select([master], [], [], 0)[0]:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                chunks.append(data)
+            break
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def run(
+    argv: t.Sequence[str],
+    *,
+    tty: bool = False,
+    env: t.Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 300.0,
+) -> CommandResult:
+    """Run ``argv`` and return its status and output; never raises for a non-zero status."""
+    args = [str(a) for a in argv]
+    if not args or isinstance(argv, str):
+        raise PostfixMultiError("internal error: a command must be a non-empty list of arguments")
+    environment = _environment(env)
+    try:
+        if not tty:
+            done = subprocess.run(  # noqa: S603 - list arguments, no shell
+                args,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                env=environment,
+                timeout=timeout,
+                check=False,
+            )
+            return CommandResult(tuple(args), done.returncode, done.stdout, done.stderr)
+        try:
+            master, slave = pty.openpty()
+        except OSError:
+            # no pseudo-terminal here (a chroot without /dev/pts): run without one
+            return run(args, tty=False, env=env, stdin=stdin, timeout=timeout)
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - list arguments, no shell
+                args,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=slave,
+                text=True,
+                env=environment,
+                start_new_session=True,
+            )
+        finally:
+            os.close(slave)
+        try:
+            if stdin is not None and proc.stdin is not None:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            err = _read_pty(master, proc, timeout)
+            out = proc.stdout.read() if proc.stdout is not None else ""
+            rc = proc.wait()
+        finally:
+            os.close(master)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        return CommandResult(tuple(args), rc, out, err)
+    except FileNotFoundError as exc:
+        raise PostfixMultiError(f"cannot run {args[0]}: {exc.strerror}; is Postfix installed?", cmd=args) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PostfixMultiError(f"command timed out after {timeout:.0f} s: {' '.join(args)}", cmd=args) from exc
+
+
+def check(argv: t.Sequence[str], *, what: str, tty: bool = True, env: t.Mapping[str, str] | None = None) -> CommandResult:
+    """Run a command that must succeed; raise with its own diagnostics otherwise."""
+    result = run(argv, tty=tty, env=env)
+    if result.rc != 0:
+        said = result.output or "(the command printed nothing)"
+        raise PostfixMultiError(f"{what} failed (rc={result.rc}): {said}", **result.as_dict())
+    return result

@@ -1,0 +1,102 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Path derivation and cleaning (postmulti-spec 5.9, 9.6 #72-#74, #79; postfix-traps 11)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+import pytest
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+    clean_directory,
+    derive,
+    normalize,
+    same_directory,
+    split_list,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@pytest.mark.parametrize(
+    ("primary", "expected"),
+    [
+        ("/etc/postfix", "/etc/postfix-out"),
+        ("/var/spool/postfix", "/var/spool/postfix-out"),
+        ("/var/lib/postfix", "/var/lib/postfix-out"),
+        ("/a//b", "/a/postfix-out"),
+        ("/a/b//", "/a/postfix-out"),
+        # postmulti nests in these two cases (quirk); we take the intended sibling
+        ("/var/spool/postfix/", "/var/spool/postfix-out"),
+        ("/b", "/postfix-out"),
+    ],
+)
+def test_derive_sibling(primary: str, expected: str) -> None:
+    assert derive(primary, "postfix-out", "queue_directory") == expected
+
+
+def test_derive_refuses_relative_primary() -> None:
+    with pytest.raises(PostfixMultiError, match="Invalid default queue_directory parameter value: 'spool': specify an absolute pathname"):
+        derive("spool", "postfix-out", "queue_directory")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("/c///", "/c"), ("/etc/postfix-ts/", "/etc/postfix-ts"), ("/x/./y/../z", "/x/z"), ("//srv//mail", "/srv/mail")],
+)
+def test_clean_directory_normalises(value: str, expected: str) -> None:
+    assert clean_directory(value, "config_directory") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("c", "config_directory 'c' is not an absolute path"),
+        ("rel/dir", "is not an absolute path"),
+        ("/", "is the root directory"),
+        ("///", "is the root directory"),
+        ("/etc", "is a system directory"),
+        ("/var/spool/", "is a system directory"),
+        ("/etc/a b", "whitespace or a comma"),
+        ("/etc/a,b", "whitespace or a comma"),
+        ("", "must not be empty"),
+    ],
+)
+def test_clean_directory_refuses(value: str, message: str) -> None:
+    with pytest.raises(PostfixMultiError, match=message):
+        clean_directory(value, "config_directory")
+
+
+def test_same_directory_spellings_and_symlinks(tmp_path: os.PathLike[str]) -> None:
+    real = os.path.join(tmp_path, "real")
+    os.mkdir(real)
+    link = os.path.join(tmp_path, "link")
+    os.symlink(real, link)
+    assert same_directory("/etc/postfix-a", "/etc//postfix-a/")
+    assert same_directory("/etc/postfix-a", "/etc/x/../postfix-a")
+    assert not same_directory("/etc/postfix-a", "/etc/postfix-b")
+    assert not same_directory(real, link)  # without resolving: different
+    assert same_directory(real, link, os.path.realpath)
+
+
+def test_split_list() -> None:
+    assert split_list("/etc/postfix-a, /etc/postfix-b") == ["/etc/postfix-a", "/etc/postfix-b"]
+    assert split_list(",,") == []
+    assert split_list(" /a\t/b,/c ") == ["/a", "/b", "/c"]
+
+
+_component = st.text(alphabet="abc.-_", min_size=1, max_size=4)
+
+
+@given(st.lists(st.one_of(_component, st.just(""), st.just("."), st.just("..")), min_size=1, max_size=6), st.booleans())
+def test_normalize_is_idempotent_and_canonical(parts: list[str], trailing: bool) -> None:
+    path = "/" + "/".join(parts) + ("/" if trailing else "")
+    norm = normalize(path)
+    assert normalize(norm) == norm
+    assert norm.startswith("/")
+    assert "//" not in norm
+    assert norm == "/" or not norm.endswith("/")
+    assert norm == posixpath.normpath(path).replace("//", "/")

@@ -1,0 +1,170 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Instance list building, claims, naming and selection (postmulti-spec 2, 4, 9.2, 9.3)."""
+
+from __future__ import annotations
+
+import pytest
+from _fakes import INITIALISED, host, secondary_main
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import (
+    FALLBACK_DEFAULTS,
+    Instance,
+    Registry,
+    validate_group,
+    validate_instance_name,
+)
+
+
+def load(facts) -> Registry:  # type: ignore[no-untyped-def]
+    return Registry.load(FALLBACK_DEFAULTS, facts.read_text)
+
+
+def test_primary_only_is_enabled_even_when_disabled() -> None:  # 9.3 #36
+    facts = host(primary="multi_instance_enable = no\n")
+    reg = load(facts)
+    assert [i.config_directory for i in reg.instances] == ["/etc/postfix"]
+    assert reg.primary.enabled is True
+    assert reg.primary.queue_directory == "/var/spool/postfix"
+    assert reg.primary.data_directory == "/var/lib/postfix"
+
+
+def test_list_order_names_groups_flags() -> None:  # 9.3 #37
+    facts = host(
+        secondaries=[
+            ("/etc/postfix-a", secondary_main("postfix-a", "mta", "yes")),
+            ("/etc/postfix-b", secondary_main("postfix-b", None, "YES")),  # 9.3 #41
+            ("/etc/px", secondary_main(None, queue="/var/spool/px", data="/var/lib/px")),
+        ]
+    )
+    facts.files["/etc/postfix/main.cf"] = facts.files["/etc/postfix/main.cf"].replace(
+        "multi_instance_directories = /etc/postfix-a /etc/postfix-b /etc/px", "multi_instance_directories = /etc/postfix-a, /etc/postfix-b,\n    /etc/px"
+    )
+    reg = load(facts)
+    assert reg.problems == []
+    assert [(i.name, i.group, i.enabled, i.config_directory) for i in reg.instances] == [
+        (None, None, True, "/etc/postfix"),
+        ("postfix-a", "mta", True, "/etc/postfix-a"),
+        ("postfix-b", None, True, "/etc/postfix-b"),
+        (None, None, False, "/etc/px"),
+    ]
+
+
+def test_list_of_commas_only_is_single_instance() -> None:  # 9.3 #38
+    reg = load(host(primary="multi_instance_directories = ,,\nmulti_instance_enable = no\n"))
+    assert len(reg.instances) == 1 and reg.primary.enabled
+
+
+def test_missing_secondary_main_cf_is_a_problem_not_a_crash() -> None:  # 9.3 #39
+    facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a"))])
+    del facts.files["/etc/postfix-a/main.cf"]
+    reg = load(facts)
+    assert "Failed to obtain all required /etc/postfix-a/main.cf parameters" in reg.broken["/etc/postfix-a"]
+    assert len(reg.instances) == 1
+
+
+def test_bad_enable_value_is_reported() -> None:  # 9.3 #40
+    reg = load(host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", enabled="true"))]))
+    assert reg.broken["/etc/postfix-a"].startswith("Unexpected /etc/postfix-a/main.cf entry: multi_instance_enable = true")
+
+
+def test_shared_queue_conflicts() -> None:  # 9.3 #42
+    reg = load(
+        host(
+            secondaries=[
+                ("/etc/postfix-a", secondary_main("postfix-a", queue="/var/spool/postfix-a")),
+                ("/etc/postfix-b", secondary_main("postfix-b", queue="/var/spool/postfix-a")),
+            ]
+        )
+    )
+    assert reg.problems == [
+        "instance /etc/postfix-b, queue_directory=/var/spool/postfix-a conflicts with instance /etc/postfix-a, queue_directory=/var/spool/postfix-a"
+    ]
+
+
+def test_secondary_without_queue_directory_conflicts_with_primary() -> None:  # 9.3 #43
+    facts = host(secondaries=[("/etc/postfix-a", "multi_instance_name = postfix-a\ndata_directory = /var/lib/postfix-a\n")])
+    reg = load(facts)
+    assert reg.problems == [
+        "instance /etc/postfix-a, queue_directory=/var/spool/postfix conflicts with instance /etc/postfix, queue_directory=/var/spool/postfix"
+    ]
+
+
+def test_same_directory_listed_twice_is_iterated_twice_without_conflict() -> None:  # 9.3 #44
+    facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a"))])
+    facts.files["/etc/postfix/main.cf"] += "multi_instance_directories = /etc/postfix-a /etc/postfix-a\n"
+    reg = load(facts)
+    assert [i.config_directory for i in reg.instances] == ["/etc/postfix", "/etc/postfix-a", "/etc/postfix-a"]
+    assert reg.problems == []
+
+
+def test_queue_equal_to_own_data_conflicts() -> None:  # 9.3 #45
+    reg = load(host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", queue="/srv/a", data="/srv/a"))]))
+    assert reg.problems == ["instance /etc/postfix-a, data_directory=/srv/a conflicts with instance /etc/postfix-a, queue_directory=/srv/a"]
+
+
+def test_expansion_of_directory_values() -> None:
+    main = "base = /srv/mail\nqueue_directory = $base/q\ndata_directory = ${base}/d\nmulti_instance_name = postfix-e\n"
+    reg = load(host(secondaries=[("/etc/postfix-e", main)]))
+    inst = reg.instances[1]
+    assert (inst.queue_directory, inst.data_directory) == ("/srv/mail/q", "/srv/mail/d")
+
+
+def test_duplicate_names_conflict() -> None:
+    reg = load(
+        host(
+            secondaries=[
+                ("/etc/postfix-a", secondary_main("postfix-a")),
+                ("/etc/postfix-b", secondary_main("postfix-a", queue="/var/spool/postfix-b", data="/var/lib/postfix-b")),
+            ]
+        )
+    )
+    assert reg.problems == ["instance /etc/postfix-b, multi_instance_name=postfix-a conflicts with instance /etc/postfix-a, multi_instance_name=postfix-a"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out", "New instance name must start with 'postfix-'"),  # 9.2 #23
+        ("postfix", "New instance name must start with 'postfix-'"),
+        ("postfix-a/b", "Illegal '/' character in new instance name: 'postfix-a/b'"),  # 9.2 #24
+        ("postfix-a b", "Unsafe characters in new instance name: 'postfix-a b'"),  # 9.2 #25
+        ("postfix-\u00fc", "Unsafe characters"),
+        ("postfix-a$b", "Unsafe characters"),
+    ],
+)
+def test_name_rules_refuse(name: str, message: str) -> None:
+    with pytest.raises(PostfixMultiError, match=message.replace("(", r"\(")):
+        validate_instance_name(name)
+
+
+@pytest.mark.parametrize("name", ["postfix-", "postfix-A.b_c", "postfix-a:b", "postfix-a@b", "postfix-a+b", "postfix-a=b", "postfix-a%b", "postfix-a!b", ""])
+def test_name_rules_accept(name: str) -> None:  # 9.2 #26, observed 3.5
+    validate_instance_name(name)
+
+
+def test_group_rules() -> None:  # 9.2 #28, #29
+    validate_group("a/b")
+    validate_group("")
+    with pytest.raises(PostfixMultiError, match="Unsafe characters in group 'a b'"):
+        validate_group("a b")
+
+
+def test_selection_rules() -> None:  # 9.2 #30-#34
+    out = Instance("/etc/postfix-out", "/q", "/d", name="postfix-out", group="mta")
+    nameless = Instance("/etc/px", "/q2", "/d2")
+    primary = Instance("/etc/postfix", "/q0", "/d0", name="postfix-main", primary=True)
+    assert out.matches("out") and out.matches("postfix-out") and out.matches("/etc/postfix-out")
+    assert not out.matches("/etc/postfix-out/")  # 9.2 #33
+    assert not nameless.matches("px") and nameless.matches("/etc/px")  # 9.2 #31
+    assert primary.matches("-") and primary.matches("main")  # 9.2 #32
+    assert not out.matches("-")
+
+
+def test_init_problem_messages() -> None:
+    reg = load(host(primary="inet_interfaces = all\n"))
+    assert "multi_instance_wrapper is empty" in (reg.init_problem() or "")
+    reg = load(host(primary="multi_instance_wrapper = ${command_directory}/postmulti -p --\nmulti_instance_enable = YES\n"))
+    assert "multi_instance_enable is 'YES', not 'yes'" in (reg.init_problem() or "")  # 9.6 #106
+    assert load(host(primary=INITIALISED)).init_problem() is None
