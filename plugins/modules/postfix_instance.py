@@ -1,0 +1,327 @@
+#!/usr/bin/python
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_instance
+short_description: Create, import, destroy, deport, enable, disable and name Postfix instances (C(postmulti -e))
+version_added: 1.0.0
+description:
+  - Manages one secondary Postfix instance (or the name, group and enable flag of the primary) with the same end state
+    as C(postmulti -e create|import|destroy|deport|enable|disable|assign), but idempotently, with check mode and diff,
+    and with the checks postmulti lacks.
+  - An instance is identified by O(config_directory) when given, else by O(name). If the directory is registered under
+    another name or group, the module assigns the requested ones (postmulti's C(assign)).
+  - A new instance is built from the prototypes in C($meta_directory) (C(main.cf.proto), C(master.cf.proto)) exactly as
+    postmulti does, its directories are created and their ownership set by the real C(postfix -c DIR set-permissions),
+    and it is then registered in the primary's C(multi_instance_directories). If that last step fails, the registration
+    is rolled back and a re-run completes the job. If O(config_directory) already holds both C(main.cf) and
+    C(master.cf), the instance is imported as it is (postmulti's C(import)).
+  - The primary's C(main.cf) is locked while it is read and changed, so concurrent runs on one host (several plays or
+    forks) do not lose each other's edits.
+  - Destroying an instance refuses, always, while its queue holds mail, and says how many messages. It removes the
+    instance's directories completely when they hold only what Postfix itself creates there (empty queue directories,
+    sockets, pid and lock files, the data directory's caches); anything else is left in place and listed in
+    RV(leftovers).
+  - Life-cycle changes need multi-instance management turned on first, see M(mailops.postfix_multi.postfix_multi_init).
+author:
+  - mailops.postfix_multi contributors
+extends_documentation_fragment:
+  - mailops.postfix_multi._attributes
+  - mailops.postfix_multi._attributes.actiongroup_postfix
+  - mailops.postfix_multi._attributes.idempotent
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reports the C(main.cf) and C(master.cf) texts a new instance gets from the prototypes; the real
+        C(postfix set-permissions) run on apply may add installation parameters to the new C(main.cf).
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Full instance name, starting with V(postfix-) (for example V(postfix-out)), or V(-) for a nameless instance.
+      - Without O(config_directory), the instance is looked up by this name; a new one gets the directories derived from
+        it as postmulti does (C(/etc/postfix-out), C(/var/spool/postfix-out), C(/var/lib/postfix-out)).
+      - With O(config_directory), the instance found there is given this name.
+      - Allowed characters are letters, digits and C(! @ % - _ = + : .).
+      - One of O(name) and O(config_directory) is required.
+    type: str
+    version_added: 1.0.0
+  config_directory:
+    description:
+      - The instance's configuration directory. Identifies the instance when given.
+      - Defaults to the sibling of the primary's configuration directory named after O(name).
+      - Must be an absolute path, not a system directory, and not in use by another instance (compared after resolving
+        C(..), duplicate slashes and symbolic links).
+    type: path
+    version_added: 1.0.0
+  queue_directory:
+    description:
+      - The queue directory of a new instance. Defaults to the sibling of the primary's queue directory named after O(name).
+      - For an existing or imported instance it must match what the instance uses; the module never moves a queue.
+    type: path
+    version_added: 1.0.0
+  data_directory:
+    description:
+      - The data directory of a new instance. Defaults to the sibling of the primary's data directory named after O(name).
+      - For an existing or imported instance it must match what the instance uses.
+    type: path
+    version_added: 1.0.0
+  group:
+    description:
+      - Instance group (C(multi_instance_group)). Omit to leave it alone, V('') (or V(-)) to clear it.
+      - Allowed characters are letters, digits and C(! @ % - _ = + : . /).
+    type: str
+    version_added: 1.0.0
+  state:
+    description:
+      - V(present) creates the instance, or imports it when O(config_directory) already holds C(main.cf) and C(master.cf).
+      - V(absent) destroys it (postmulti's C(destroy)). An instance that is not registered is left alone.
+      - V(deported) removes it from C(multi_instance_directories) and adds it to C(alternate_config_directories), keeping
+        its files (postmulti's C(deport)).
+    type: str
+    choices: [present, absent, deported]
+    default: present
+    version_added: 1.0.0
+  enabled:
+    description:
+      - Whether C(postfix start) (C(postmulti -p start)) starts the instance (C(multi_instance_enable)).
+      - Omit to leave it alone. A new instance is disabled unless V(true).
+      - Nothing is started or stopped. A running instance that is disabled keeps running and is skipped by C(postfix stop).
+    type: bool
+    version_added: 1.0.0
+  position:
+    description:
+      - Where a new instance goes in the start order (C(multi_instance_directories)). V(first) puts it before every
+        secondary instance (postmulti C(-a)), V(last) after them.
+      - Applies only when the instance is added; existing instances keep their place.
+      - Mutually exclusive with O(before) and O(before_group).
+    type: str
+    choices: [first, last]
+    version_added: 1.0.0
+  before:
+    description:
+      - Put a new instance just before this secondary instance (name, name without C(postfix-), or config directory;
+        postmulti C(-i)).
+      - Downstream instances (for example the one a content filter delivers to) should start before the ones feeding them.
+    type: str
+    version_added: 1.0.0
+  before_group:
+    description:
+      - Put a new instance just before the first secondary instance of this group (postmulti C(-g)).
+    type: str
+    version_added: 1.0.0
+  force:
+    description:
+      - With O(state=absent) or O(state=deported), stop a running instance and disable an enabled one first, instead of
+        refusing.
+      - Destroying still refuses while the queue holds mail.
+    type: bool
+    default: false
+    version_added: 1.0.0
+requirements:
+  - Postfix 2.6 or later on the managed host, with its C(main.cf.proto) and C(master.cf.proto) prototypes for new instances.
+notes:
+  - Unlike postmulti, every path is compared after normalisation and symbolic-link resolution, so another spelling of
+    an instance's directory cannot create a second instance on top of it.
+  - The default directories of a new instance are always siblings of the primary's; postmulti nests them when the
+    primary's path ends in one slash or sits directly below C(/).
+  - An instance that is not registered counts as absent and as deported; O(state=absent) does not remove the files of
+    a deported instance.
+seealso:
+  - module: mailops.postfix_multi.postfix_multi_init
+  - name: postmulti(1)
+    description: The Postfix multi-instance manager.
+    link: https://www.postfix.org/postmulti.1.html
+  - name: Managing multiple Postfix instances on a single host
+    description: Postfix's MULTI_INSTANCE_README.
+    link: https://www.postfix.org/MULTI_INSTANCE_README.html
+"""
+
+EXAMPLES = r"""
+---
+- name: Turn on multi-instance management first
+  mailops.postfix_multi.postfix_multi_init:
+
+- name: Create an enabled outbound relay instance in group mta
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-out
+    group: mta
+    enabled: true
+
+- name: Create an inbound instance that starts before the mta group
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-in
+    group: mta
+    before_group: mta
+
+- name: Import a hand-made instance and name it
+  mailops.postfix_multi.postfix_instance:
+    config_directory: /etc/postfix-legacy
+    name: postfix-legacy
+
+- name: Disable an instance
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-in
+    enabled: false
+
+- name: Deport an instance (keep its files, stop managing it)
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-legacy
+    state: deported
+
+- name: Destroy an instance, stopping it first; refuses while mail is queued
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-in
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+action:
+  description: What was (or, in check mode, would be) done.
+  returned: success
+  type: str
+  sample: create
+  choices: [none, create, import, update, destroy, deport]
+instance:
+  description: The instance after the change (for a destroyed one, as it was).
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: Instance name, or null for a nameless instance.
+      type: str
+      sample: postfix-out
+    group:
+      description: Instance group, or null.
+      type: str
+      sample: mta
+    enabled:
+      description: Whether C(postfix start) starts it.
+      type: bool
+      sample: true
+    primary:
+      description: Whether this is the primary instance.
+      type: bool
+      sample: false
+    config_directory:
+      description: Configuration directory.
+      type: str
+      sample: /etc/postfix-out
+    queue_directory:
+      description: Queue directory.
+      type: str
+      sample: /var/spool/postfix-out
+    data_directory:
+      description: Data directory.
+      type: str
+      sample: /var/lib/postfix-out
+    state:
+      description: V(present), V(absent) or V(deported).
+      type: str
+      sample: present
+  sample:
+    name: postfix-out
+    group: mta
+    enabled: true
+    primary: false
+    config_directory: /etc/postfix-out
+    queue_directory: /var/spool/postfix-out
+    data_directory: /var/lib/postfix-out
+    state: present
+instances:
+  description: All instances in start order after the change (primary first), as C(postmulti -l) lists them.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: null
+      group: null
+      enabled: true
+      primary: true
+      config_directory: /etc/postfix
+      queue_directory: /var/spool/postfix
+      data_directory: /var/lib/postfix
+    - name: postfix-out
+      group: mta
+      enabled: true
+      primary: false
+      config_directory: /etc/postfix-out
+      queue_directory: /var/spool/postfix-out
+      data_directory: /var/lib/postfix-out
+leftovers:
+  description: Paths a destroy left in place because they hold something Postfix did not create (or mail, which is never deleted).
+  returned: when O(state=absent) destroyed an instance
+  type: list
+  elements: str
+  sample: [/etc/postfix-out/transport]
+msg:
+  description: What was done, for humans.
+  returned: always
+  type: str
+  sample: created postfix-out in /etc/postfix-out
+diff:
+  description:
+    - Text diffs of each file written (the instance's C(main.cf) and C(master.cf), the primary C(main.cf)), then the
+      instance record before and after.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: /etc/postfix/main.cf
+      after_header: /etc/postfix/main.cf
+      before: "multi_instance_enable = yes\n"
+      after: "multi_instance_enable = yes\nmulti_instance_directories = /etc/postfix-out\n"
+    - before_header: instance
+      after_header: instance
+      before: ""
+      after: "name: postfix-out\n"
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_instance
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str"},
+            "config_directory": {"type": "path"},
+            "queue_directory": {"type": "path"},
+            "data_directory": {"type": "path"},
+            "group": {"type": "str"},
+            "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
+            "enabled": {"type": "bool"},
+            "position": {"type": "str", "choices": ["first", "last"]},
+            "before": {"type": "str"},
+            "before_group": {"type": "str"},
+            "force": {"type": "bool", "default": False},
+        },
+        required_one_of=[["name", "config_directory"]],
+        mutually_exclusive=[["position", "before", "before_group"]],
+        supports_check_mode=True,
+    )
+    try:
+        result = manage_instance(module.params, check_mode=module.check_mode, want_diff=module._diff)
+    except PostfixMultiError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
