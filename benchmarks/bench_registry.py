@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -74,7 +73,7 @@ def build_tree(root: Path, count: int) -> dict[str, str]:
 
 def measure(fn, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     times = []
-    for _ in range(repeat):
+    for dummy in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -111,9 +110,9 @@ def run_size(size: int, repeat: int) -> list[str]:
             reg = Registry.load(defaults, facts.read_text)
             assert not Planner(reg, facts).plan(Desired(config_directory=target, group=group)).changed
 
-        t_list, _ = measure(listing, repeat)
+        t_list = measure(listing, repeat)[0]
         t_create, peak = measure(plan_create, repeat)
-        t_noop, _ = measure(plan_noop, repeat)
+        t_noop = measure(plan_noop, repeat)[0]
     return [str(size), f"{t_list * 1000:.1f}", f"{t_create * 1000:.1f}", f"{t_noop * 1000:.1f}", f"{peak:.1f}"]
 
 

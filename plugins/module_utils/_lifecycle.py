@@ -134,11 +134,15 @@ def manage_init(check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
         write: FileWrite | None = plan_init(reg)
         if write is not None and not check_mode:
             write_text(write.path, write.after)
+    changed = write is not None
     result: dict[str, t.Any] = {
-        "changed": write is not None,
+        "changed": changed,
         "config_directory": reg.primary_directory,
-        "msg": "multi-instance management initialised" if write is not None else "multi-instance management already initialised",
+        "msg": "multi-instance management initialised" if changed else "multi-instance management already initialised",
     }
     if want_diff:
-        result["diff"] = [write.diff()] if write is not None else [{"before": "", "after": ""}]
+        if write is None:
+            text = reg.primary_cf.render()
+            write = FileWrite(f"{reg.primary_directory}/main.cf", text, text)
+        result["diff"] = [write.diff()]
     return result

@@ -30,7 +30,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths impor
     split_list,
 )
 
-TextReader = t.Callable[[str], str | None]
+TextReader = t.Callable[[str], t.Optional[str]]
 
 # Compiled-in defaults of Debian's Postfix 3.7; the real values come from ``postconf -d``.
 FALLBACK_DEFAULTS: dict[str, str] = {

@@ -28,7 +28,7 @@ description:
     RV(leftovers).
   - Life-cycle changes need multi-instance management turned on first, see M(mailops.postfix_multi.postfix_multi_init).
 author:
-  - mailops.postfix_multi contributors
+  - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
@@ -50,7 +50,7 @@ options:
       - Without O(config_directory), the instance is looked up by this name; a new one gets the directories derived from
         it as postmulti does (C(/etc/postfix-out), C(/var/spool/postfix-out), C(/var/lib/postfix-out)).
       - With O(config_directory), the instance found there is given this name.
-      - Allowed characters are letters, digits and C(! @ % - _ = + : .).
+      - "Allowed characters are letters, digits and C(! @ % - _ = + : .)."
       - One of O(name) and O(config_directory) is required.
     type: str
     version_added: 1.0.0
@@ -77,7 +77,7 @@ options:
   group:
     description:
       - Instance group (C(multi_instance_group)). Omit to leave it alone, V('') (or V(-)) to clear it.
-      - Allowed characters are letters, digits and C(! @ % - _ = + : . /).
+      - "Allowed characters are letters, digits and C(! @ % - _ = + : . /)."
     type: str
     version_added: 1.0.0
   state:

@@ -19,7 +19,7 @@ description:
   - The primary configuration directory is the compiled-in default of the host's Postfix (C(postconf -d config_directory)).
   - This also re-enables a primary instance that was disabled, as C(postmulti -e init) does.
 author:
-  - mailops.postfix_multi contributors
+  - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix

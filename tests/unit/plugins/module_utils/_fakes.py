@@ -89,7 +89,7 @@ def secondary_main(name: str | None, group: str | None = None, enabled: str | No
 def host(primary: str = INITIALISED, secondaries: list[tuple[str, str]] | None = None) -> FakeFacts:
     """A host with an initialised primary and the given (config_directory, main.cf text) secondaries listed."""
     facts = FakeFacts(dirs={"/etc", "/var", "/var/spool", "/var/spool/postfix", "/var/lib", "/var/lib/postfix"})
-    listed = [d for d, _ in secondaries or []]
+    listed = [d for d, dummy in secondaries or []]
     text = primary
     if listed:
         text += "multi_instance_directories = " + " ".join(listed) + "\n"
