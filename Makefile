@@ -51,8 +51,13 @@ test: deps venv
 	for gate in $(GATES); do \
 	    start=$$(date +%s); \
 	    echo "=================== make $$gate ==================="; \
+	    rm -f .build/$$gate.skipped; \
 	    if $(MAKE) $$gate; then \
-	        summary+=("  $$gate: ok ($$(( $$(date +%s) - start ))s)"); \
+	        if [ -f .build/$$gate.skipped ]; then \
+	            summary+=("  $$gate: SKIPPED ($$(cat .build/$$gate.skipped))"); \
+	        else \
+	            summary+=("  $$gate: ok ($$(( $$(date +%s) - start ))s)"); \
+	        fi; \
 	    else \
 	        rc=$$?; \
 	        summary+=("  $$gate: FAILED (exit $$rc)"); \
@@ -64,7 +69,6 @@ test: deps venv
 	done; \
 	echo "=================== summary ==================="; \
 	printf '%s\n' "$${summary[@]}"; \
-	if [ -f .build/integration.skipped ]; then echo "  (integration ran nothing: tests/integration has no test files yet)"; fi; \
 	echo "make test: all gates passed"
 
 deps:
@@ -124,7 +128,7 @@ integration: venv collection-link
 	        if [ $$rc -eq 5 ]; then echo "integration: FAILED - pytest collected no tests in tests/integration"; fi; exit $$rc; }; \
 	else \
 	    echo "integration: SKIPPED - tests/integration has no test files (test_*.py) yet; nothing was run"; \
-	    touch .build/integration.skipped; \
+	    echo "tests/integration has no test files yet" > .build/integration.skipped; \
 	fi
 
 # Regenerate the complete pinned set from the top-level pins (needs the package index).
