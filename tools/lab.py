@@ -1,0 +1,673 @@
+# Copyright: mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""tools/lab - throw-away Debian hosts (chroot + overlayfs) for the integration tests.
+
+Needs root (debootstrap, mount, chroot). Python 3 standard library only.
+
+A *base root* is built once with debootstrap and cached outside the repository.
+A *clone* is an overlayfs mount of that base (lowerdir) with a private upper/work
+directory, plus a /proc mount; Ansible reaches it with the community.general.chroot
+connection.
+
+Layout
+  cache (MAILOPS_LAB_CACHE, default /var/cache/mailops-lab):
+    .lock                  flock serialising builds
+    base-<suite>-<key>/    one finished base: root/ (the tree), build.json
+    .tmp-<key>-<pid>/      a build in progress (renamed into place when complete,
+                           removed by the next build if the builder died)
+  lab dir (MAILOPS_LAB_DIR, default /run/mailops-lab):
+    hosts/<name>/          one clone: root/ (mount point), upper/, work/, host.json
+
+<key> is a hash of everything that shapes the base (suite, variant, packages,
+debconf answers, recipe version), so editing the package list makes a new base.
+
+Extension point: host.json records what a clone set up ("mounts"); a later
+per-host network namespace / listen address is one more entry in host.json,
+created by clone() and torn down by destroy() (see _teardown()).
+
+tools/lab (bash) runs this file; tests/integration/labhost.py imports it as a module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# ----------------------------------------------------------------------------
+# Recipe of the base root. Changing anything here changes the cache key.
+# ----------------------------------------------------------------------------
+RECIPE_VERSION = 1
+SUITE = "bookworm"
+VARIANT = "minbase"
+PACKAGES = ("postfix", "python3")
+DEBCONF = (
+    "postfix postfix/main_mailer_type select Local only",
+    "postfix postfix/mailname string lab.example",
+)
+# main.cf settings applied after the package install. In a chroot Debian's
+# postinst writes "inet_protocols =" (empty), which disables all networking.
+MAIN_CF = (
+    "inet_protocols = ipv4",
+    "myhostname = lab.example",
+    "mydestination = $myhostname, localhost.localdomain, localhost",
+)
+CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+DEFAULT_CACHE = "/var/cache/mailops-lab"
+DEFAULT_LAB_DIR = "/run/mailops-lab"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class LabError(Exception):
+    """A lab operation failed; the message says what and why."""
+
+
+# ----------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------
+def cache_dir() -> Path:
+    return Path(os.environ.get("MAILOPS_LAB_CACHE") or DEFAULT_CACHE)
+
+
+def lab_dir() -> Path:
+    return Path(os.environ.get("MAILOPS_LAB_DIR") or DEFAULT_LAB_DIR)
+
+
+def hosts_dir() -> Path:
+    return lab_dir() / "hosts"
+
+
+def recipe() -> dict:
+    return {
+        "recipe_version": RECIPE_VERSION,
+        "suite": SUITE,
+        "variant": VARIANT,
+        "packages": sorted(PACKAGES),
+        "debconf": list(DEBCONF),
+        "main_cf": list(MAIN_CF),
+        "arch": os.uname().machine,
+    }
+
+
+def base_key() -> str:
+    blob = json.dumps(recipe(), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def base_dir() -> Path:
+    return cache_dir() / f"base-{SUITE}-{base_key()}"
+
+
+def base_root() -> Path:
+    """Root tree of the base for the current recipe (may not exist yet)."""
+    return base_dir() / "root"
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("tools/lab must run as root (it uses debootstrap, mount and chroot)")
+
+
+def log(msg: str) -> None:
+    print(f"lab: {msg}", file=sys.stderr, flush=True)
+
+
+def _die_with_parent() -> None:  # preexec_fn: the child gets SIGKILL when we die
+    try:
+        import ctypes  # pylint: disable=import-outside-toplevel
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run(argv: list[str], pgid_file: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run a command, raise LabError with its output when it fails.
+
+    The command gets its own process group, killed as a whole if we are
+    interrupted; with pgid_file the group id is also recorded there so that a
+    later build can kill what a SIGKILLed build left running.
+    """
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    if pgid_file is not None:  # build steps only (preexec_fn is not thread-safe)
+        kw["preexec_fn"] = _die_with_parent
+    with subprocess.Popen(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **kw) as proc:
+        if pgid_file is not None:
+            with open(pgid_file, "a", encoding="utf-8") as fh:
+                fh.write(f"{proc.pid}\n")
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            _killpg(proc.pid)
+            raise
+    if proc.returncode != 0:
+        raise LabError(f"command failed (rc={proc.returncode}): {' '.join(argv)}\n--- stdout\n{stdout[-4000:]}\n--- stderr\n{stderr[-4000:]}")
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def chroot_env(extra: dict | None = None) -> dict:
+    env = {
+        "PATH": CHROOT_PATH,
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "DEBIAN_FRONTEND": "noninteractive",
+        "DEBCONF_NONINTERACTIVE_SEEN": "true",
+    }
+    if extra:
+        env.update(extra)
+    return env
+
+
+def mirror_uri() -> str:
+    """The Debian archive URI this machine's apt uses (never hard-coded)."""
+    override = os.environ.get("MAILOPS_LAB_MIRROR")
+    if override:
+        return override
+    deb822 = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+    for path in deb822:
+        for stanza in re.split(r"\n\s*\n", path.read_text()):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                key, _sep, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
+            suites = fields.get("suites", "").split()
+            if "deb" in fields.get("types", "").split() and SUITE in suites and fields.get("uris"):
+                return fields["uris"].split()[0]
+    legacy = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]
+    for path in legacy:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+                return words[1]
+    raise LabError(f"no 'deb ... {SUITE}' source found in /etc/apt; set MAILOPS_LAB_MIRROR")
+
+
+# ----------------------------------------------------------------------------
+# mounts and processes
+# ----------------------------------------------------------------------------
+def _unescape_mount(path: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below path (our mount namespace), deepest first."""
+    prefix = str(path).rstrip("/")
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            point = _unescape_mount(line.split()[4])
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(set(found), key=lambda p: (p.count("/"), len(p)), reverse=True)
+
+
+def pids_inside(path: Path, cwd: bool = False) -> list[int]:
+    """Processes whose root directory (chroot) - or with cwd=True also whose
+    working directory - is at or below path."""
+    prefix = str(path).rstrip("/")
+    found = []
+    links = ("root", "cwd") if cwd else ("root",)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        for link in links:
+            try:
+                target = os.readlink(f"/proc/{entry}/{link}")
+            except OSError:
+                continue
+            if target == prefix or target.startswith(prefix + "/"):
+                found.append(int(entry))
+                break
+    return found
+
+
+def kill_inside(path: Path, grace: float = 2.0, cwd: bool = False) -> list[int]:
+    """SIGTERM, then SIGKILL, every process living in the tree. Returns the pids."""
+    victims = pids_inside(path, cwd)
+    if not victims:
+        return []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids_inside(path, cwd):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pids_inside(path, cwd):
+            time.sleep(0.05)
+        if not pids_inside(path, cwd):
+            break
+    return victims
+
+
+def umount_all(path: Path) -> None:
+    """Unmount everything at or below path; kill what keeps a mount busy."""
+    for attempt in range(3):
+        points = mounts_under(path)
+        if not points:
+            return
+        for point in points:
+            proc = subprocess.run(["umount", point], capture_output=True, text=True, check=False)
+            if proc.returncode != 0 and attempt == 0:
+                kill_inside(path)
+                subprocess.run(["umount", point], capture_output=True, check=False)
+    for point in mounts_under(path):  # still busy: detach lazily
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+    left = mounts_under(path)
+    if left:
+        raise LabError(f"cannot unmount {left}")
+
+
+def remove_tree(path: Path) -> None:
+    """rm -rf, but never through a mount point."""
+    if not path.exists() and not path.is_symlink():
+        return
+    left = mounts_under(path)
+    if left:
+        raise LabError(f"refusing to remove {path}: still mounted: {left}")
+    run(["rm", "-rf", "--one-file-system", "--", str(path)])
+
+
+# ----------------------------------------------------------------------------
+# build
+# ----------------------------------------------------------------------------
+def _chroot(root: Path, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return run(["chroot", str(root), *argv], env=chroot_env(env), pgid_file=root.parent / ".pgids")
+
+
+def _build_into(root: Path, mirror: str) -> dict:
+    timings = {}
+    t0 = time.monotonic()
+    log(f"debootstrap --variant={VARIANT} {SUITE} (mirror from apt sources)")
+    pgids = root.parent / ".pgids"
+    run(["debootstrap", f"--variant={VARIANT}", SUITE, str(root), mirror], env={**os.environ, "LC_ALL": "C"}, pgid_file=pgids)
+    timings["debootstrap"] = round(time.monotonic() - t0, 1)
+
+    # nothing may start a service inside the lab roots, ever
+    policy = root / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\n# tools/lab: never start services in a lab root\nexit 101\n")
+    policy.chmod(0o755)
+    (root / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} main\n")
+    shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+    (root / "etc/hostname").write_text("lab\n")
+    with tempfile.NamedTemporaryFile("w", dir=root / "tmp", delete=False, suffix=".preseed") as fh:
+        fh.write("\n".join(DEBCONF) + "\n")
+    seed = "/tmp/" + Path(fh.name).name
+
+    t0 = time.monotonic()
+    # /proc only while installing, inside a private mount namespace so that a
+    # killed build cannot leave the mount behind.
+    script = (
+        'set -e; mount -t proc proc "$ROOT/proc"; trap \'umount "$ROOT/proc"\' EXIT; '
+        'chroot "$ROOT" debconf-set-selections "$SEED"; '
+        'chroot "$ROOT" apt-get update -q; '
+        'chroot "$ROOT" apt-get install -y -q --no-install-recommends "$@"; '
+        'chroot "$ROOT" apt-get clean'
+    )
+    run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *PACKAGES],
+        env=chroot_env({"ROOT": str(root), "SEED": seed}),
+        pgid_file=pgids,
+    )
+    timings["apt_install"] = round(time.monotonic() - t0, 1)
+    os.unlink(root / seed.lstrip("/"))
+    remove_tree(root / "var/lib/apt/lists")
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True)
+
+    _chroot(root, "postconf", "-e", *MAIN_CF)
+    # What Debian's postfix@.service ExecStartPre does for the primary: copy
+    # resolver/NSS files into the queue's chroot jail so "postfix start" works.
+    _chroot(root, "/usr/lib/postfix/configure-instance.sh", "-")
+    _chroot(root, "postfix", "check")
+    _chroot(root, "postmulti", "-l")
+    version = _chroot(root, "postconf", "-h", "mail_version").stdout.strip()
+    python = _chroot(root, "python3", "-c", "import sys; print(sys.version.split()[0])").stdout.strip()
+    # main.cf was just written; give it an old mtime so the first postconf in a
+    # clone does not wait for the "file changed within the last second" guard.
+    old = time.time() - 3600
+    for path in (root / "etc/postfix").glob("*.cf"):
+        os.utime(path, (old, old))
+    return {"timings": timings, "postfix_version": version, "python_version": python}
+
+
+def _kill_recorded(build_dir: Path) -> None:
+    """Kill what a dead build left running: processes in the process groups it
+    recorded in .pgids that still refer to build_dir (cmdline, root or cwd), so a
+    recycled group id never hits an unrelated process."""
+    try:
+        pgids = {int(x) for x in (build_dir / ".pgids").read_text().split()}
+    except (OSError, ValueError):
+        return
+    mark = str(build_dir)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getpgid(pid) not in pgids:
+                continue
+            refs = [Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+            refs += [os.readlink(f"/proc/{pid}/{link}") for link in ("root", "cwd")]
+        except OSError:
+            continue
+        if any(mark in ref for ref in refs):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+
+
+def build(force: bool = False) -> Path:
+    """Build the base root for the current recipe unless it is cached."""
+    require_root()
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    final = base_dir()
+    with open(cache / ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if final.is_dir() and not force:
+            log(f"base is cached: {final / 'root'}")
+            return final / "root"
+        # leftovers of builds that died (we hold the lock: nobody else builds)
+        for stale in cache.glob(".tmp-*"):
+            log(f"removing unfinished build {stale}")
+            _kill_recorded(stale)
+            kill_inside(stale, cwd=True)
+            umount_all(stale)
+            remove_tree(stale)
+        started = time.monotonic()
+        tmp = cache / f".tmp-{base_key()}-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            info = _build_into(tmp / "root", mirror_uri())
+            info.update(recipe=recipe(), key=base_key(), seconds=round(time.monotonic() - started, 1), built=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")
+            (tmp / ".pgids").unlink(missing_ok=True)
+            if final.exists():  # --force: move the old one out of the way first
+                old = cache / f".tmp-old-{os.getpid()}"
+                final.rename(old)
+                remove_tree(old)
+            tmp.rename(final)  # atomic: a base dir is either complete or absent
+        except BaseException:
+            _kill_recorded(tmp)
+            kill_inside(tmp, cwd=True)
+            umount_all(tmp)
+            remove_tree(tmp)
+            raise
+        log(f"built {final} in {info['seconds']} s ({info['timings']}, postfix {info['postfix_version']})")
+        prune()
+    return final / "root"
+
+
+def prune() -> list[Path]:
+    """Remove cached bases of other recipes that no clone uses any more."""
+    used = {str(Path(meta.get("lowerdir", "")).parent) for meta in _all_meta()}
+    removed = []
+    for other in cache_dir().glob("base-*"):
+        if other != base_dir() and str(other) not in used:
+            remove_tree(other)
+            removed.append(other)
+    return removed
+
+
+# ----------------------------------------------------------------------------
+# clones
+# ----------------------------------------------------------------------------
+def host_dir(name: str) -> Path:
+    if not NAME_RE.match(name):
+        raise LabError(f"bad host name {name!r} (letters, digits, '_', '.', '-'; at most 63)")
+    return hosts_dir() / name
+
+
+def _meta_path(name: str) -> Path:
+    return host_dir(name) / "host.json"
+
+
+def _all_meta() -> list[dict]:
+    result = []
+    if hosts_dir().is_dir():
+        for entry in sorted(hosts_dir().iterdir()):
+            try:
+                result.append(json.loads((entry / "host.json").read_text()))
+            except (OSError, ValueError):
+                result.append({"name": entry.name, "root": str(entry / "root"), "broken": True})
+    return result
+
+
+def clone(name: str, owner_pid: int | None = None, source: str | None = None) -> Path:
+    """Mount a fresh copy-on-write clone of the base; return its root path.
+
+    With source=OTHER the clone starts as a copy of clone OTHER instead (its
+    overlay upper directory is copied; OTHER should be quiescent meanwhile).
+    """
+    require_root()
+    lower = base_root()
+    src_upper = None
+    if source is not None:
+        try:
+            src_meta = json.loads(_meta_path(source).read_text())
+        except (OSError, ValueError):
+            raise LabError(f"no such host to copy: {source!r}") from None
+        lower = Path(src_meta["lowerdir"])
+        src_upper = host_dir(source) / "upper"
+    if not lower.is_dir():
+        raise LabError(f"no base root at {lower}: run 'tools/lab build' first")
+    hdir = host_dir(name)
+    hosts_dir().mkdir(parents=True, exist_ok=True)
+    try:
+        hdir.mkdir()
+    except FileExistsError:
+        raise LabError(f"host {name!r} already exists ({hdir}); destroy it first") from None
+    root, upper, work = hdir / "root", hdir / "upper", hdir / "work"
+    meta = {
+        "name": name,
+        "root": str(root),
+        "lowerdir": str(lower),
+        "base_key": lower.parent.name.rsplit("-", 1)[-1],
+        "source": source,
+        "created": time.time(),
+        "owner_pid": owner_pid,
+        "mounts": [],
+    }
+    try:
+        for d in (root, upper, work):
+            d.mkdir()
+        _write_meta(name, meta)
+        if src_upper is not None:
+            # cp -a keeps owners, modes, xattrs (overlay opaque dirs) and whiteouts (0/0 char devices)
+            run(["cp", "-a", "--", f"{src_upper}/.", str(upper)])
+        run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(root)])
+        meta["mounts"].append(str(root))
+        # /proc: ps-style tools, python's platform probes, postfix status checks
+        run(["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", str(root / "proc")])
+        meta["mounts"].append(str(root / "proc"))
+        _write_meta(name, meta)
+    except BaseException:
+        _teardown(hdir)
+        raise
+    return root
+
+
+def _write_meta(name: str, meta: dict) -> None:
+    path = _meta_path(name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.rename(path)
+
+
+def _teardown(hdir: Path) -> None:
+    # future: per-host network namespace / addresses recorded in host.json go here
+    kill_inside(hdir / "root")
+    umount_all(hdir)
+    remove_tree(hdir)
+
+
+def destroy(name: str) -> bool:
+    """Kill, unmount and delete a clone. Returns False if it did not exist."""
+    require_root()
+    hdir = host_dir(name)
+    if not hdir.exists():
+        return False
+    _teardown(hdir)
+    return True
+
+
+def destroy_all() -> list[str]:
+    names = [meta["name"] for meta in _all_meta()]
+    for name in names:
+        destroy(name)
+    return names
+
+
+def gc() -> list[str]:
+    """Destroy clones whose owner process (clone --owner PID) is gone."""
+    gone = []
+    for meta in _all_meta():
+        pid = meta.get("owner_pid")
+        if pid and not Path(f"/proc/{pid}").exists():
+            destroy(meta["name"])
+            gone.append(meta["name"])
+    return gone
+
+
+def hosts() -> list[dict]:
+    """Existing clones: name, root, mounted, base_key, owner_pid, created."""
+    result = []
+    for meta in _all_meta():
+        meta["mounted"] = bool(mounts_under(Path(meta["root"])))
+        result.append(meta)
+    return result
+
+
+def inventory_yaml(names: list[str] | None = None) -> str:
+    lines = ["# generated by tools/lab inventory", "all:", "  children:", "    lab:", "      hosts:"]
+    selected = [m for m in hosts() if names is None or m["name"] in names]
+    if not selected:
+        lines[-1] = "      hosts: {}"
+    for meta in selected:
+        lines += [
+            f"        {meta['name']}:",
+            "          ansible_connection: community.general.chroot",
+            f"          ansible_host: {json.dumps(meta['root'])}",
+            "          ansible_python_interpreter: /usr/bin/python3",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------
+HELP = """\
+Throw-away Debian 12 hosts for integration tests: a debootstrap base root with
+postfix + python3, cloned with overlayfs and reached by Ansible through the
+community.general.chroot connection.
+
+MUST RUN AS ROOT (debootstrap, mount, chroot).
+
+commands:
+  build [--force]      build the cached base root once (no-op when cached)
+  base                 print the base root path; rc=1 if it is not built
+  clone NAME [--owner PID] [--from OTHER]
+                       mount a fresh clone (of the base, or a copy of clone
+                       OTHER in its current state), print its root path
+  destroy NAME...      kill processes inside, unmount, delete
+  destroy --all        destroy every clone
+  gc                   destroy clones whose --owner process has exited
+  list                 list clones (name, mounted, root)
+  inventory [NAME...]  print an Ansible YAML inventory of existing clones
+
+environment:
+  MAILOPS_LAB_CACHE    base cache (default /var/cache/mailops-lab)
+  MAILOPS_LAB_DIR      clones (default /run/mailops-lab; clones in hosts/NAME)
+  MAILOPS_LAB_MIRROR   Debian mirror (default: the bookworm URI in /etc/apt sources)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/lab", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
+    p = sub.add_parser("build", help="build the cached base root")
+    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    sub.add_parser("base", help="print the base root path")
+    p = sub.add_parser("clone", help="mount a fresh clone")
+    p.add_argument("name")
+    p.add_argument("--owner", type=int, default=None, help="pid whose exit makes the clone garbage (see gc)")
+    p.add_argument("--from", dest="source", default=None, metavar="OTHER", help="start as a copy of clone OTHER")
+    p = sub.add_parser("destroy", help="destroy clones")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--all", action="store_true")
+    sub.add_parser("gc", help="destroy clones whose owner exited")
+    sub.add_parser("list", help="list clones")
+    p = sub.add_parser("inventory", help="print an Ansible inventory")
+    p.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+    if not args.cmd:
+        parser.print_help()
+        return 2
+    try:
+        require_root()
+        if args.cmd == "build":
+            # SIGTERM/SIGHUP -> SystemExit, so the unfinished build is cleaned up
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
+            t0 = time.monotonic()
+            root = build(force=args.force)
+            log(f"build: {time.monotonic() - t0:.1f} s")
+            print(root)
+        elif args.cmd == "base":
+            if not base_root().is_dir():
+                log(f"not built: {base_root()}")
+                return 1
+            print(base_root())
+        elif args.cmd == "clone":
+            print(clone(args.name, owner_pid=args.owner, source=args.source))
+        elif args.cmd == "destroy":
+            if args.all == bool(args.names):
+                parser.error("destroy: give NAME... or --all")
+            for name in destroy_all() if args.all else args.names:
+                if not args.all and not destroy(name):
+                    log(f"no such host: {name}")
+        elif args.cmd == "gc":
+            for name in gc():
+                log(f"destroyed {name}")
+        elif args.cmd == "list":
+            for meta in hosts():
+                state = "broken" if meta.get("broken") else ("mounted" if meta["mounted"] else "unmounted")
+                print(f"{meta['name']}\t{state}\t{meta['root']}")
+        elif args.cmd == "inventory":
+            sys.stdout.write(inventory_yaml(args.names or None))
+    except LabError as exc:
+        print(f"tools/lab: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            print(f"tools/lab: error: {exc} (are you root?)", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
