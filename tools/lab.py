@@ -503,6 +503,12 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None) ->
         # /proc: ps-style tools, python's platform probes, postfix status checks
         run(["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", str(root / "proc")])
         meta["mounts"].append(str(root / "proc"))
+        # a private devpts: pseudo-terminals for commands whose diagnostics need one
+        # (Postfix 3.7 prints errors only when stderr is a tty; the modules give it one)
+        run(["mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts", str(root / "dev" / "pts")])
+        meta["mounts"].append(str(root / "dev" / "pts"))
+        run(["mount", "--bind", str(root / "dev" / "pts" / "ptmx"), str(root / "dev" / "ptmx")])
+        meta["mounts"].append(str(root / "dev" / "ptmx"))
         _write_meta(name, meta)
     except BaseException:
         _teardown(hdir)
