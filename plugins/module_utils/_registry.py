@@ -237,6 +237,11 @@ class Registry:
     def initialised(self) -> bool:
         return not self.init_problem()
 
+    def primary_value(self, name: str) -> str:
+        """A parameter of the primary as ``postconf -x`` reports it: expanded, the default when unset."""
+        lookup = self._lookup(self.primary_cf, self.primary_directory)
+        return expand(lookup(name) or "", lookup)
+
     def init_problem(self) -> str | None:
         """Why life-cycle actions are refused (postmulti-script's precondition), or None."""
         lookup = self._lookup(self.primary_cf, self.primary_directory)
