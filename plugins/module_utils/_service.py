@@ -1,0 +1,338 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""What the postfix_service module does: postmulti's iterator mode (``postmulti -p``), idempotently.
+
+Planning is pure (:func:`plan`): given the selected instances, which of them run, and the
+command classes of the primary ``main.cf``, it returns the steps in postmulti's order
+(postmulti-spec 6.2):
+
+* start class: list order; a disabled instance gets ``check`` instead of the start command;
+* stop class: reverse order; disabled instances are skipped;
+* control class (``reload``, ``flush``): list order; disabled instances are skipped;
+* anything else: list order (reversible, like ``postmulti -x -R``); every instance.
+
+The states add idempotence on top: ``started`` starts only instances that are not running,
+``stopped`` stops only running ones, ``reloaded``/``flushed`` act only on running ones.
+:func:`manage_service` gathers the facts, plans, and runs the steps (``postfix -c DIR -- CMD``
+under a pseudo-terminal so that Postfix's own messages are captured, or the instance's
+``postfix@`` unit where systemd drives Postfix, see ``_systemd``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner, _systemd
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import select
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import split_list
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
+
+STATES = ("started", "stopped", "reloaded", "restarted", "flushed", "checked")
+
+# postmulti's command classes and their defaults (postmulti_*_commands in the primary main.cf).
+CLASS_PARAMETERS = (
+    ("start", "postmulti_start_commands", "start"),
+    ("stop", "postmulti_stop_commands", "stop abort drain quick-stop"),
+    ("control", "postmulti_control_commands", "reload flush"),
+)
+
+# Commands that never change what runs or what is queued.
+READ_ONLY_COMMANDS = frozenset({"status", "check"})
+
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One instance and what to do with it (``action`` NONE: nothing, ``reason`` says why)."""
+
+    instance: Instance
+    action: str
+    args: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def changes(self) -> bool:
+        """Whether carrying it out changes the state of the mail system."""
+        return self.action != NONE and self.action not in READ_ONLY_COMMANDS
+
+
+def command_classes(reg: Registry) -> dict[str, list[str]]:
+    """postmulti's start/stop/control command lists as the primary main.cf sets them."""
+    classes: dict[str, list[str]] = {}
+    for klass, parameter, default in CLASS_PARAMETERS:
+        raw = reg.primary_cf.get(parameter)
+        classes[klass] = split_list(default if raw is None else reg.primary_value(parameter))
+    return classes
+
+
+def classify(word: str, classes: t.Mapping[str, t.Sequence[str]]) -> str:
+    """The class of a command word, checked in postmulti's order: start, stop, control, other."""
+    for klass in ("start", "stop", "control"):
+        if word in classes.get(klass, ()):
+            return klass
+    return "other"
+
+
+def _ordered(instances: t.Sequence[Instance], reverse: bool) -> list[Instance]:
+    out = list(instances)
+    if reverse:
+        out.reverse()
+    return out
+
+
+def _start_steps(instances: t.Sequence[Instance], running: t.Mapping[str, bool]) -> list[Step]:
+    steps = []
+    for inst in instances:
+        if not inst.enabled:
+            steps.append(Step(inst, "check", ("check",), "disabled: postmulti checks a disabled instance instead of starting it"))
+        elif running.get(inst.config_directory, False):
+            steps.append(Step(inst, NONE, (), "already running"))
+        else:
+            steps.append(Step(inst, "start", ("start",)))
+    return steps
+
+
+def _stop_steps(instances: t.Sequence[Instance], running: t.Mapping[str, bool]) -> list[Step]:
+    steps = []
+    for inst in _ordered(instances, True):
+        if not inst.enabled:
+            why = "disabled: postmulti skips disabled instances when stopping"
+            if running.get(inst.config_directory, False):
+                why += " (it is running: enable it, or stop it with postfix -c DIR stop)"
+            steps.append(Step(inst, NONE, (), why))
+        elif not running.get(inst.config_directory, False):
+            steps.append(Step(inst, NONE, (), "already stopped"))
+        else:
+            steps.append(Step(inst, "stop", ("stop",)))
+    return steps
+
+
+def _control_steps(word: str, instances: t.Sequence[Instance], running: t.Mapping[str, bool]) -> list[Step]:
+    steps = []
+    for inst in instances:
+        if not inst.enabled:
+            steps.append(Step(inst, NONE, (), f"disabled: postmulti skips disabled instances for {word}"))
+        elif not running.get(inst.config_directory, False):
+            steps.append(Step(inst, NONE, (), "not running"))
+        else:
+            steps.append(Step(inst, word, (word,)))
+    return steps
+
+
+def _command_steps(words: t.Sequence[str], instances: t.Sequence[Instance], classes: t.Mapping[str, t.Sequence[str]], reverse: bool) -> list[Step]:
+    """``postmulti -p WORDS``: no idempotence, postmulti's classes, order and skipping."""
+    word, rest = words[0], tuple(words[1:])
+    klass = classify(word, classes)
+    steps = []
+    if klass == "start":
+        for inst in instances:
+            if inst.enabled:
+                steps.append(Step(inst, word, (word, *rest)))
+            else:
+                steps.append(Step(inst, "check", ("check", *rest), f"disabled: postmulti runs check instead of {word}"))
+    elif klass in ("stop", "control"):
+        for inst in _ordered(instances, klass == "stop"):
+            if inst.enabled:
+                steps.append(Step(inst, word, (word, *rest)))
+            else:
+                steps.append(Step(inst, NONE, (), f"disabled: postmulti skips disabled instances for {word}"))
+    else:
+        steps = [Step(inst, word, (word, *rest)) for inst in _ordered(instances, reverse)]
+    if not any(step.action != NONE for step in steps):
+        raise PostfixMultiError(f"No matching instances: every selected instance is disabled, and postmulti skips disabled instances for '{word}'")
+    return steps
+
+
+def plan(
+    instances: t.Sequence[Instance],
+    running: t.Mapping[str, bool],
+    state: str | None = None,
+    command: t.Sequence[str] | None = None,
+    classes: t.Mapping[str, t.Sequence[str]] | None = None,
+    reverse: bool = False,
+) -> list[Step]:
+    """The steps, in execution order, for ``state`` or ``command`` over ``instances`` (list order)."""
+    if (state is None) == (command is None):
+        raise PostfixMultiError("give exactly one of state and command")
+    if classes is None:
+        classes = {klass: split_list(default) for klass, _param, default in CLASS_PARAMETERS}
+    if command is not None:
+        words = [str(word) for word in command]
+        if not words or not words[0].strip():
+            raise PostfixMultiError("command must name a postfix command, for example [status] or [tls, all-default-client]")
+        if words[0].startswith("/") or words[0].startswith("-"):
+            raise PostfixMultiError(
+                f"command '{words[0]}' is not a postfix command; run other programs with ansible.builtin.command and the "
+                "environment returned by mailops.postfix_multi.postfix_instance_info"
+            )
+        if reverse and classify(words[0], classes) != "other":
+            raise PostfixMultiError(
+                f"reverse is not allowed with the {classify(words[0], classes)} command '{words[0]}': postmulti fixes its order and refuses -R with -p"
+            )
+        return _command_steps(words, instances, classes, reverse)
+    if state not in STATES:
+        raise PostfixMultiError(f"state must be one of {', '.join(STATES)}, not '{state}'")
+    if reverse and state != "checked":
+        raise PostfixMultiError(
+            f"reverse is not allowed with state={state}: postmulti fixes the order (start in list order, stop in reverse) and refuses -R with -p"
+        )
+    if state == "started":
+        return _start_steps(instances, running)
+    if state == "stopped":
+        return _stop_steps(instances, running)
+    if state == "reloaded":
+        return _control_steps("reload", instances, running)
+    if state == "flushed":
+        return _control_steps("flush", instances, running)
+    if state == "restarted":
+        stops = [step for step in _stop_steps(instances, running) if step.action != NONE]
+        after = {inst.config_directory: False for inst in instances if inst.enabled}
+        after.update({inst.config_directory: running.get(inst.config_directory, False) for inst in instances if not inst.enabled})
+        return stops + _start_steps(instances, after)
+    return [Step(inst, "check", ("check",)) for inst in _ordered(instances, reverse)]
+
+
+# ---------------------------------------------------------------------------------- running
+class ServiceHost:
+    """The managed host as postfix_service sees it: Postfix commands and systemd probes."""
+
+    def __init__(self, facts: LocalFacts | None = None) -> None:
+        self.facts = facts or LocalFacts()
+
+    def systemd_booted(self) -> bool:
+        return os.path.isdir(_systemd.BOOTED_MARKER)
+
+    def template_installed(self) -> bool:
+        return any(os.path.exists(os.path.join(directory, _systemd.TEMPLATE_UNIT)) for directory in _systemd.UNIT_DIRECTORIES)
+
+    def generated_wants(self) -> list[str] | None:
+        try:
+            return sorted(entry for entry in os.listdir(_systemd.GENERATOR_WANTS) if entry.startswith("postfix@"))
+        except OSError:
+            return None
+
+    def systemctl(self) -> str:
+        found = shutil.which("systemctl", path=os.environ.get("PATH", "") + ":/usr/bin:/bin")
+        if not found:
+            raise PostfixMultiError("systemd drives Postfix here, but systemctl was not found")
+        return found
+
+    def unit_active(self, unit: str) -> bool:
+        result = _runner.run([self.systemctl(), "is-active", unit])
+        return result.stdout.strip() == "active"
+
+    def postfix_argv(self, config_directory: str, args: t.Sequence[str]) -> list[str]:
+        return [self.facts.postfix(), "-c", config_directory, "--", *args]
+
+    def systemctl_argv(self, verb: str, unit: str | None) -> list[str]:
+        return [self.systemctl(), verb] + ([unit] if unit else [])
+
+
+def _record(step: Step, running: bool) -> dict[str, t.Any]:
+    data = step.instance.to_dict()
+    for key in ("queue_directory", "data_directory"):
+        data.pop(key, None)
+    data.update({"running": running, "action": step.action, "reason": step.reason, "via": None, "cmd": None, "rc": None, "output": "", "changed": False})
+    return data
+
+
+def _summary(records: t.Sequence[dict[str, t.Any]], check_mode: bool) -> str:
+    done: dict[str, list[str]] = {}
+    for rec in records:
+        if rec["action"] != NONE:
+            done.setdefault(rec["action"], []).append(rec["name"] or rec["config_directory"])
+    if not done:
+        return "nothing to do: " + "; ".join(f"{rec['name'] or rec['config_directory']}: {rec['reason']}" for rec in records)
+    prefix = "would run " if check_mode else "ran "
+    return prefix + "; ".join(f"{action} for {', '.join(names)}" for action, names in done.items())
+
+
+def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: ServiceHost | None = None) -> dict[str, t.Any]:
+    """The ``postfix_service`` module: plan, then (outside check mode) run the steps in order."""
+    host = host or ServiceHost()
+    facts = host.facts
+    reg = Registry.load(facts.defaults(), facts.read_text)
+    warnings = [f"instance list: {problem}" for problem in reg.broken.values()]
+    fatal = [problem for problem in reg.problems if problem not in reg.broken.values()]
+    if fatal:
+        raise PostfixMultiError("the instance list is inconsistent, so postmulti would refuse to act as well: " + "; ".join(fatal), problems=reg.problems)
+    chosen = select(reg, name=options.get("name"), group=options.get("group"))
+    running = {inst.config_directory: facts.is_running(inst.config_directory) for inst in chosen}
+    steps = plan(
+        chosen,
+        running,
+        state=options.get("state"),
+        command=options.get("command"),
+        classes=command_classes(reg),
+        reverse=bool(options.get("reverse")),
+    )
+    backend = _systemd.choose_backend(options.get("use") or "auto", host.systemd_booted(), host.template_installed())
+
+    records: list[dict[str, t.Any]] = []
+    daemon_reload = False
+    failed: list[str] = []
+    if backend == "systemd":
+        names = []
+        for directory in reg.secondary_directories:
+            inst = reg.by_directory(directory)
+            names.append(inst.name if inst is not None else None)
+        daemon_reload = _systemd.needs_daemon_reload(_systemd.expected_wants(names), host.generated_wants())
+        if daemon_reload and not check_mode:
+            result = _runner.run(host.systemctl_argv("daemon-reload", None))
+            if result.rc != 0:
+                raise PostfixMultiError(f"systemctl daemon-reload failed (rc={result.rc}): {result.output}", **result.as_dict())
+
+    for step in steps:
+        rec = _record(step, running.get(step.instance.config_directory, False))
+        records.append(rec)
+        if step.action == NONE:
+            continue
+        via, argv = "postfix", host.postfix_argv(step.instance.config_directory, step.args)
+        if backend == "systemd" and step.action in ("start", "stop", "reload"):
+            unit = _systemd.unit_for(step.instance)
+            active = host.unit_active(unit) if unit else False
+            is_running = facts.is_running(step.instance.config_directory) if step.action == "start" and active else rec["running"]
+            how = _systemd.translate(step.action, unit, active, is_running)
+            if how.via == "systemd":
+                via, argv = "systemd", host.systemctl_argv(how.verb, how.unit)
+            if how.note:
+                rec["reason"] = "; ".join(part for part in (rec["reason"], how.note) if part)
+        rec["via"], rec["cmd"] = via, argv
+        rec["changed"] = step.changes
+        if check_mode:
+            continue
+        result = _runner.run(argv, tty=via == "postfix")
+        rec["rc"], rec["output"] = result.rc, result.output
+        if result.rc != 0:
+            rec["changed"] = False
+            label = step.instance.name or step.instance.config_directory
+            failed.append(f"{step.action} of {label} failed (rc={result.rc}): {result.output or '(no output)'}")
+
+    changed = daemon_reload or any(rec["changed"] for rec in records)
+    out: dict[str, t.Any] = {
+        "changed": changed,
+        "backend": backend,
+        "daemon_reload": daemon_reload,
+        "results": records,
+        "msg": _summary(records, check_mode),
+        "warnings": warnings,
+    }
+    if options.get("state") in ("stopped", "restarted"):
+        for inst in chosen:
+            if not inst.enabled and running.get(inst.config_directory):
+                warnings.append(f"{inst.label} is disabled but running: postmulti (and this module) never stop a disabled instance")
+    if failed:
+        out["failed"] = True
+        out["msg"] = "; ".join(failed)
+    return out

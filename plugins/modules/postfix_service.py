@@ -1,0 +1,287 @@
+#!/usr/bin/python
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_service
+short_description: Start, stop, reload, restart, flush or check Postfix instances in postmulti's order
+version_added: 1.0.0
+description:
+  - Runs Postfix commands over the instances of a multi-instance host like C(postmulti -p) (what C(postfix start) runs
+    in multi-instance mode) - in the same order, with the same treatment of disabled instances, but idempotently for
+    O(state=started) and O(state=stopped).
+  - "Order and disabled instances, as postmulti: V(started) goes in start order (primary first, then
+    C(multi_instance_directories)) and runs C(postfix check) instead of a start for a disabled instance; V(stopped) goes in
+    reverse order and skips disabled instances; V(reloaded) and V(flushed) go in start order and skip disabled
+    instances."
+  - Idempotence beyond postmulti, which fails to start a running instance and to stop a stopped one. V(started) starts
+    only enabled instances that are not running, V(stopped) stops only running ones, V(reloaded) and V(flushed) act
+    only on running instances. Whether an instance runs is decided by C(postfix -c DIR status).
+  - Every command runs for one instance at a time (C(postfix -c DIR -- COMMAND)), sequentially; after a failure the
+    remaining instances are still handled, as with postmulti, and the module then fails. Postfix's own messages are
+    captured (Postfix before 3.11 prints them only to a terminal, so the commands run under a pseudo-terminal) and
+    returned for every instance in RV(results).
+  - Where systemd is PID 1 and a C(postfix@.service) template unit is installed (Debian, Ubuntu), V(started),
+    V(stopped), V(reloaded) and V(restarted) drive each instance through its unit (C(postfix@-) for the primary,
+    C(postfix@NAME) for a named instance), so that systemd knows what runs; C(systemctl daemon-reload) is run first
+    when the instance list changed since systemd last generated the units. See O(use).
+author:
+  - mailops.postfix_multi maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.postfix_multi._attributes
+  - mailops.postfix_multi._attributes.actiongroup_postfix
+  - mailops.postfix_multi._attributes.idempotent
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reports, per instance, the command that would run; it runs only C(postfix status) (and, with
+        systemd, C(systemctl is-active)) to learn what runs.
+  diff_mode:
+    support: none
+  idempotent:
+    support: partial
+    details:
+      - O(state=started) and O(state=stopped) are idempotent.
+      - O(state=reloaded), O(state=restarted) and O(state=flushed) act every time on the instances that qualify, and
+        report a change then.
+      - O(state=checked) and O(command=[status]) never report a change; any other O(command) reports a change whenever
+        it ran.
+options:
+  state:
+    description:
+      - V(started) starts the enabled instances that are not running; a disabled instance is checked (C(postfix check))
+        instead.
+      - V(stopped) stops the running enabled instances, in reverse order. A disabled instance is never stopped, even
+        when it runs (postmulti ignores it too; the module warns). Stop an instance before disabling it.
+      - V(reloaded) reloads (C(postfix reload)) the running enabled instances.
+      - V(restarted) stops the running enabled instances in reverse order, then starts every enabled instance in start
+        order (disabled ones are checked).
+      - V(flushed) asks the running enabled instances to retry their deferred mail (C(postfix flush)).
+      - V(checked) runs C(postfix check) for every selected instance, disabled ones included.
+      - Exactly one of O(state) and O(command) is required.
+    type: str
+    choices: [started, stopped, reloaded, restarted, flushed, checked]
+    version_added: 1.0.0
+  command:
+    description:
+      - Any other C(postfix) command with its arguments, for example V([status]) or V([tls, all-default-client]), run
+        for each selected instance exactly like C(postmulti -p) runs it, without idempotence.
+      - "postmulti's classes apply, read from the primary C(main.cf): a start command (C(postmulti_start_commands),
+        default C(start)) runs in start order and becomes C(check) for disabled instances; a stop command
+        (C(postmulti_stop_commands), default C(stop abort drain quick-stop)) runs in reverse order for enabled instances;
+        a control command (C(postmulti_control_commands), default C(reload flush)) runs in start order for enabled
+        instances; any other command runs in start order for every instance."
+      - As with postmulti, the module fails with C(No matching instances) when every selected instance would be skipped.
+      - Commands that are paths or options are refused; run other programs with M(ansible.builtin.command) and the
+        C(environment) returned by M(mailops.postfix_multi.postfix_instance_info).
+    type: list
+    elements: str
+    version_added: 1.0.0
+  name:
+    description:
+      - Act only on the instance selected by this name, as C(postmulti -i) selects it.
+      - "A full name (V(postfix-out)), the name without C(postfix-) (V(out)), a configuration directory
+        (V(/etc/postfix-out); the only way to select a nameless instance), or V(-) for the primary."
+      - Without O(name) and O(group), every instance is selected.
+      - Mutually exclusive with O(group).
+    type: str
+    version_added: 1.0.0
+  group:
+    description:
+      - Act only on the instances of this group (C(multi_instance_group)), as C(postmulti -g) selects them.
+      - Mutually exclusive with O(name).
+    type: str
+    version_added: 1.0.0
+  reverse:
+    description:
+      - Run in reverse start order, like postmulti's C(-R).
+      - Only where the order is free, as postmulti allows C(-R) only with C(-x) and C(-l), not with C(-p) - that is
+        with O(state=checked) and with a O(command) outside the start, stop and control classes (for example
+        V([status])). Elsewhere the module fails.
+    type: bool
+    default: false
+    version_added: 1.0.0
+  use:
+    description:
+      - How V(started), V(stopped), V(reloaded) and V(restarted) act on an instance.
+      - V(postmulti) runs C(postfix -c DIR start) (C(stop), C(reload)) as C(postmulti -p) does.
+      - V(systemd) goes through the instance's C(postfix@) unit (C(systemctl start postfix@postfix-out.service)),
+        after C(systemctl daemon-reload) when the instance list changed since the units were generated. An instance
+        without a usable unit (nameless, or a name that systemd would escape) and an instance whose unit is inactive
+        although its master runs (started by hand) are still handled with C(postfix -c DIR).
+      - V(auto) picks V(systemd) when systemd is PID 1 and a C(postfix@.service) unit is installed, else V(postmulti).
+      - V(flushed), V(checked) and O(command) always run C(postfix -c DIR).
+    type: str
+    choices: [auto, postmulti, systemd]
+    default: auto
+    version_added: 1.0.0
+requirements:
+  - Postfix 2.6 or later on the managed host, run as root.
+notes:
+  - Unlike postmulti, an O(name) or O(group) that matches no instance makes the module fail with the list of known
+    instances or groups.
+  - The systemd path is tested only by unit tests of its decisions (which unit, when to reload systemd, unit or
+    C(postfix) command); the integration tests run on hosts where systemd is not PID 1, so they exercise the
+    V(postmulti) path.
+  - A secondary instance whose C(main.cf) cannot be read is skipped with a warning; directory conflicts between
+    instances make the module fail, as they make postmulti fail.
+seealso:
+  - module: mailops.postfix_multi.postfix_instance_info
+  - module: mailops.postfix_multi.postfix_instance
+  - name: postmulti(1)
+    description: The Postfix multi-instance manager.
+    link: https://www.postfix.org/postmulti.1.html
+  - name: postfix(1)
+    description: The Postfix control program and its commands.
+    link: https://www.postfix.org/postfix.1.html
+"""
+
+EXAMPLES = r"""
+---
+- name: Start every enabled instance (check the disabled ones)
+  mailops.postfix_multi.postfix_service:
+    state: started
+
+- name: Reload the instances of the mta group after a configuration change
+  mailops.postfix_multi.postfix_service:
+    group: mta
+    state: reloaded
+
+- name: Stop one instance
+  mailops.postfix_multi.postfix_service:
+    name: postfix-out
+    state: stopped
+
+- name: Ask every instance for its status, last instance first (never changes anything)
+  mailops.postfix_multi.postfix_service:
+    command: [status]
+    reverse: true
+  register: status
+  failed_when: false
+
+- name: Restart through postmulti even where systemd manages Postfix
+  mailops.postfix_multi.postfix_service:
+    state: restarted
+    use: postmulti
+"""
+
+RETURN = r"""
+backend:
+  description: How instances were started, stopped, reloaded and restarted.
+  returned: always
+  type: str
+  choices: [postmulti, systemd]
+  sample: postmulti
+daemon_reload:
+  description: Whether C(systemctl daemon-reload) ran (or, in check mode, would run) first.
+  returned: always
+  type: bool
+  sample: false
+results:
+  description:
+    - One entry per selected instance and step, in the order the steps ran (would run, in check mode).
+    - For O(state=restarted) an instance appears twice, once for the stop and once for the start.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Instance name, or null for a nameless instance.
+      type: str
+      sample: postfix-out
+    group:
+      description: Instance group, or null.
+      type: str
+      sample: mta
+    enabled:
+      description: Whether the instance is enabled (C(multi_instance_enable)).
+      type: bool
+      sample: true
+    primary:
+      description: Whether this is the primary instance.
+      type: bool
+      sample: false
+    config_directory:
+      description: Configuration directory.
+      type: str
+      sample: /etc/postfix-out
+    running:
+      description: Whether the instance was running before the module acted.
+      type: bool
+      sample: false
+    action:
+      description: The Postfix command run (V(start), V(stop), V(reload), V(flush), V(check), or the O(command) word), or V(none).
+      type: str
+      sample: start
+    reason:
+      description: "Why nothing was done (for example V(already running)), or how the action was carried out."
+      type: str
+      sample: ""
+    via:
+      description: V(postfix) (C(postfix -c DIR)), V(systemd) (the instance's unit), or null when nothing ran.
+      type: str
+      sample: postfix
+    cmd:
+      description: The command run (or that would run in check mode), or null.
+      type: list
+      elements: str
+      sample: [/usr/sbin/postfix, -c, /etc/postfix-out, --, start]
+    rc:
+      description: Its exit status; null when nothing ran (also in check mode).
+      type: int
+      sample: 0
+    output:
+      description: What it printed (standard output and error), including Postfix's own messages.
+      type: str
+      sample: "postfix-out/postfix-script: starting the Postfix mail system"
+    changed:
+      description: Whether this step changed (or, in check mode, would change) something.
+      type: bool
+      sample: true
+msg:
+  description: What was done, for humans; on failure the failed commands with Postfix's messages.
+  returned: always
+  type: str
+  sample: ran start for postfix-out
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import STATES, manage_service
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": list(STATES)},
+            "command": {"type": "list", "elements": "str"},
+            "name": {"type": "str"},
+            "group": {"type": "str"},
+            "reverse": {"type": "bool", "default": False},
+            "use": {"type": "str", "choices": ["auto", "postmulti", "systemd"], "default": "auto"},
+        },
+        required_one_of=[["state", "command"]],
+        mutually_exclusive=[["state", "command"], ["name", "group"]],
+        supports_check_mode=True,
+    )
+    try:
+        result = manage_service(module.params, check_mode=module.check_mode)
+    except PostfixMultiError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Iterator mode: classes, order, skipping and idempotence (postmulti-spec 6.2, 9.5), and running the plan."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from _fakes import INITIALISED, FakeFacts, host, secondary_main
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._runner import CommandResult
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import NONE, command_classes, manage_service, plan
+
+P, A, B = "/etc/postfix", "/etc/postfix-a", "/etc/postfix-b"
+
+
+def abc(primary: str = INITIALISED) -> FakeFacts:
+    """9.5's setup: P enabled, a enabled, b disabled."""
+    return host(
+        primary=primary,
+        secondaries=[
+            (A, secondary_main("postfix-a", "mta", "yes")),
+            (B, secondary_main("postfix-b", "mta", "no")),
+        ],
+    )
+
+
+def instances(facts: FakeFacts | None = None) -> list[Instance]:
+    return Registry.load(FALLBACK_DEFAULTS, (facts or abc()).read_text).instances
+
+
+Row = t.Tuple[str, str, t.Tuple[str, ...]]
+
+
+def steps(
+    state: str | None = None,
+    command: list[str] | None = None,
+    running: t.Iterable[str] = (),
+    reverse: bool = False,
+    facts: FakeFacts | None = None,
+) -> list[Row]:
+    facts = facts or abc()
+    reg = Registry.load(FALLBACK_DEFAULTS, facts.read_text)
+    live = {d: d in set(running) for d in (i.config_directory for i in reg.instances)}
+    out = plan(reg.instances, live, state=state, command=command, classes=command_classes(reg), reverse=reverse)
+    return [(s.instance.config_directory, s.action, s.args) for s in out]
+
+
+def test_started_checks_disabled_in_list_order() -> None:  # 9.5 #52
+    assert steps("started") == [(P, "start", ("start",)), (A, "start", ("start",)), (B, "check", ("check",))]
+
+
+def test_started_is_idempotent() -> None:
+    assert steps("started", running=[P, A]) == [(P, NONE, ()), (A, NONE, ()), (B, "check", ("check",))]
+    reg = Registry.load(FALLBACK_DEFAULTS, abc().read_text)
+    out = plan(reg.instances, {P: True, A: True, B: False}, state="started")
+    assert not any(s.changes for s in out)
+    assert out[0].reason == "already running"
+
+
+def test_stopped_reverse_skips_disabled() -> None:  # 9.5 #53
+    assert steps("stopped", running=[P, A, B]) == [(B, NONE, ()), (A, "stop", ("stop",)), (P, "stop", ("stop",))]
+
+
+def test_stopped_is_idempotent() -> None:
+    assert [a for _d, a, _x in steps("stopped")] == [NONE, NONE, NONE]
+
+
+def test_disabled_running_instance_is_not_stopped_and_said_so() -> None:  # observed 5.3 trap
+    reg = Registry.load(FALLBACK_DEFAULTS, abc().read_text)
+    out = plan(reg.instances, {P: False, A: False, B: True}, state="stopped")
+    assert out[0].action == NONE and "it is running" in out[0].reason
+
+
+def test_reloaded_forward_enabled_running_only() -> None:  # 9.5 #54
+    assert steps("reloaded", running=[P, A, B]) == [(P, "reload", ("reload",)), (A, "reload", ("reload",)), (B, NONE, ())]
+    assert steps("reloaded", running=[A]) == [(P, NONE, ()), (A, "reload", ("reload",)), (B, NONE, ())]
+
+
+def test_flushed_like_reload() -> None:
+    assert steps("flushed", running=[P, A]) == [(P, "flush", ("flush",)), (A, "flush", ("flush",)), (B, NONE, ())]
+
+
+def test_restarted_stops_reverse_then_starts_forward() -> None:
+    assert steps("restarted", running=[P, A]) == [
+        (A, "stop", ("stop",)),
+        (P, "stop", ("stop",)),
+        (P, "start", ("start",)),
+        (A, "start", ("start",)),
+        (B, "check", ("check",)),
+    ]
+    # a stopped instance is started
+    assert steps("restarted", running=[P]) == [(P, "stop", ("stop",)), (P, "start", ("start",)), (A, "start", ("start",)), (B, "check", ("check",))]
+
+
+def test_checked_runs_everywhere_and_reverses() -> None:
+    assert [d for d, _a, _x in steps("checked")] == [P, A, B]
+    assert [d for d, _a, _x in steps("checked", reverse=True)] == [B, A, P]
+
+
+def test_command_status_runs_for_all() -> None:  # 9.5 #55
+    assert steps(command=["status"]) == [(P, "status", ("status",)), (A, "status", ("status",)), (B, "status", ("status",))]
+
+
+@pytest.mark.parametrize("word", ["quick-stop", "drain", "abort", "stop"])  # 9.5 #56
+def test_stop_class_commands_reverse_and_skip_disabled(word: str) -> None:
+    assert steps(command=[word]) == [(B, NONE, ()), (A, word, (word,)), (P, word, (word,))]
+
+
+def test_command_stop_on_only_disabled_is_no_matching_instances() -> None:  # 9.5 #57
+    facts = host(secondaries=[(B, secondary_main("postfix-b", None, "no"))])
+    reg = Registry.load(FALLBACK_DEFAULTS, facts.read_text)
+    only_b = [i for i in reg.instances if i.matches("postfix-b")]
+    with pytest.raises(PostfixMultiError, match="No matching instances"):
+        plan(only_b, {}, command=["stop"])
+    # the state is idempotent instead: nothing to do, no failure
+    assert [s.action for s in plan(only_b, {}, state="stopped")] == [NONE]
+
+
+def test_start_command_with_arguments_becomes_check_for_disabled() -> None:  # 9.5 #58
+    assert steps(command=["start", "extra"])[2] == (B, "check", ("check", "extra"))
+    assert steps(command=["start", "extra"])[0] == (P, "start", ("start", "extra"))
+
+
+def test_command_start_is_not_idempotent() -> None:
+    assert steps(command=["start"], running=[P, A])[:2] == [(P, "start", ("start",)), (A, "start", ("start",))]
+
+
+def test_stop_commands_from_main_cf() -> None:  # 9.5 #60
+    facts = abc(primary=INITIALISED + "postmulti_stop_commands = stop\n")
+    assert steps(command=["abort"], facts=facts) == [(P, "abort", ("abort",)), (A, "abort", ("abort",)), (B, "abort", ("abort",))]
+    assert command_classes(Registry.load(FALLBACK_DEFAULTS, facts.read_text))["stop"] == ["stop"]
+
+
+def test_command_classes_defaults() -> None:
+    assert command_classes(Registry.load(FALLBACK_DEFAULTS, abc().read_text)) == {
+        "start": ["start"],
+        "stop": ["stop", "abort", "drain", "quick-stop"],
+        "control": ["reload", "flush"],
+    }
+
+
+def test_reverse_only_where_postmulti_allows_it() -> None:  # 9.1 #11, 9.5 #62
+    assert [d for d, _a, _x in steps(command=["status"], reverse=True)] == [B, A, P]
+    for state in ("started", "stopped", "reloaded", "restarted", "flushed"):
+        with pytest.raises(PostfixMultiError, match="reverse is not allowed"):
+            steps(state, reverse=True)
+    with pytest.raises(PostfixMultiError, match="reverse is not allowed with the stop command"):
+        steps(command=["drain"], reverse=True)
+
+
+@pytest.mark.parametrize("command", [[], [""], ["/bin/sh"], ["-v"]])
+def test_bad_commands(command: list[str]) -> None:
+    with pytest.raises(PostfixMultiError):
+        steps(command=command)
+
+
+def test_state_and_command_exclusive() -> None:
+    with pytest.raises(PostfixMultiError, match="exactly one"):
+        plan([], {}, state="started", command=["status"])
+    with pytest.raises(PostfixMultiError, match="state must be"):
+        plan([], {}, state="running")
+
+
+# ----------------------------------------------------------------------------- running the plan
+class ServiceFacts(FakeFacts):
+    def defaults(self) -> dict[str, str]:
+        return dict(FALLBACK_DEFAULTS)
+
+    def postfix(self) -> str:
+        return "/usr/sbin/postfix"
+
+
+class FakeServiceHost(_service.ServiceHost):
+    def __init__(self, facts: ServiceFacts, booted: bool = False, units: dict[str, bool] | None = None, wants: list[str] | None = None) -> None:
+        super().__init__(t.cast(t.Any, facts))
+        self.booted, self.units, self.wants = booted, units or {}, wants
+
+    def systemd_booted(self) -> bool:
+        return self.booted
+
+    def template_installed(self) -> bool:
+        return True
+
+    def generated_wants(self) -> list[str] | None:
+        return self.wants
+
+    def systemctl(self) -> str:
+        return "/bin/systemctl"
+
+    def unit_active(self, unit: str) -> bool:
+        return self.units.get(unit, False)
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[str, ...], bool]]:
+    calls: list[tuple[tuple[str, ...], bool]] = []
+
+    def fake_run(argv: t.Sequence[str], *, tty: bool = False, **kwargs: t.Any) -> CommandResult:
+        calls.append((tuple(argv), tty))
+        rc = 3 if "/etc/postfix-a" in argv else 0
+        return CommandResult(tuple(argv), rc, "", "postfix-a/postfix-script: fatal: boom" if rc else "")
+
+    monkeypatch.setattr(_service._runner, "run", fake_run)
+    return calls
+
+
+def service_facts(running: t.Iterable[str] = ()) -> ServiceFacts:
+    facts = abc()
+    out = ServiceFacts(files=dict(facts.files), dirs=set(facts.dirs))
+    out.running.update(running)
+    return out
+
+
+def test_failure_continues_and_reports_postfix_message(ran: list[tuple[tuple[str, ...], bool]]) -> None:  # 9.5 #59
+    result = manage_service({"state": "started"}, check_mode=False, host=FakeServiceHost(service_facts()))
+    assert [argv[-1] for argv, _tty in ran] == ["start", "start", "check"]
+    assert all(tty for _argv, tty in ran)  # Postfix's messages are captured on a pty
+    assert ran[0][0] == ("/usr/sbin/postfix", "-c", P, "--", "start")
+    assert result["failed"] is True
+    assert "postfix-a/postfix-script: fatal: boom" in result["msg"]
+    assert [r["rc"] for r in result["results"]] == [0, 3, 0]
+    assert result["results"][1]["output"] == "postfix-a/postfix-script: fatal: boom"
+    assert result["changed"] is True  # the primary did start
+
+
+def test_check_mode_runs_nothing(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    result = manage_service({"state": "started"}, check_mode=True, host=FakeServiceHost(service_facts()))
+    assert ran == []
+    assert result["changed"] is True
+    assert [(r["action"], r["rc"], r["changed"]) for r in result["results"]] == [("start", None, True), ("start", None, True), ("check", None, False)]
+    assert result["results"][0]["cmd"] == ["/usr/sbin/postfix", "-c", P, "--", "start"]
+    assert result["msg"].startswith("would run start for")
+
+
+def test_nothing_to_do_is_unchanged(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    result = manage_service({"state": "stopped"}, check_mode=False, host=FakeServiceHost(service_facts()))
+    assert ran == [] and result["changed"] is False and "failed" not in result
+    assert result["msg"].startswith("nothing to do")
+
+
+def test_unknown_group_fails_with_known(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    with pytest.raises(PostfixMultiError, match="known groups: mta"):
+        manage_service({"state": "started", "group": "nosuch"}, check_mode=False, host=FakeServiceHost(service_facts()))
+
+
+def test_disabled_running_warns(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    result = manage_service({"state": "stopped"}, check_mode=False, host=FakeServiceHost(service_facts(running=[B])))
+    assert any("postfix-b is disabled but running" in w for w in result["warnings"])
+
+
+def test_conflicting_instances_refuse(ran: list[tuple[tuple[str, ...], bool]]) -> None:  # 9.3 #42
+    facts = host(secondaries=[(A, secondary_main("postfix-a", queue="/q")), (B, secondary_main("postfix-b", queue="/q"))])
+    sfacts = ServiceFacts(files=dict(facts.files), dirs=set(facts.dirs))
+    with pytest.raises(PostfixMultiError, match="conflicts with"):
+        manage_service({"state": "started"}, check_mode=False, host=FakeServiceHost(sfacts))
+
+
+def test_systemd_backend_uses_units(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    wants = ["postfix@-.service", "postfix@postfix-a.service", "postfix@postfix-b.service"]
+    svc = FakeServiceHost(service_facts(running=[P]), booted=True, units={"postfix@-.service": True}, wants=wants)
+    result = manage_service({"state": "restarted"}, check_mode=False, host=svc)
+    assert result["backend"] == "systemd" and result["daemon_reload"] is False
+    assert [argv for argv, _tty in ran] == [
+        ("/bin/systemctl", "stop", "postfix@-.service"),
+        ("/bin/systemctl", "start", "postfix@-.service"),
+        ("/bin/systemctl", "start", "postfix@postfix-a.service"),
+        ("/usr/sbin/postfix", "-c", B, "--", "check"),
+    ]
+
+
+def test_systemd_daemon_reload_when_instances_changed(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    svc = FakeServiceHost(service_facts(running=[P, A]), booted=True, wants=["postfix@-.service"])
+    result = manage_service({"state": "started"}, check_mode=True, host=svc)
+    assert result["daemon_reload"] is True and result["changed"] is True and ran == []
+    result = manage_service({"state": "started"}, check_mode=False, host=svc)
+    assert ran == [(("/bin/systemctl", "daemon-reload"), False), (("/usr/sbin/postfix", "-c", B, "--", "check"), True)]
+
+
+def test_use_postmulti_overrides_systemd(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    svc = FakeServiceHost(service_facts(), booted=True)
+    result = manage_service({"state": "started", "use": "postmulti", "name": "-"}, check_mode=False, host=svc)
+    assert result["backend"] == "postmulti"
+    assert ran == [(("/usr/sbin/postfix", "-c", P, "--", "start"), True)]
