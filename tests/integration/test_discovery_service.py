@@ -249,7 +249,8 @@ def test_environment_is_what_postmulti_x_exports(mx):
     exported = []
     for block in out.split("@@\n")[1:]:
         exported.append(dict(line.split("=", 1) for line in block.splitlines() if "=" in line))
-    result = play(mx, info())[0]
+    result, in_check_mode = play(mx, info(), {**info(), "check_mode": True})
+    assert in_check_mode["instances"] == result["instances"]  # check mode: the same, read-only
     assert len(exported) == len(result["instances"]) == 4
     for inst, env in zip(result["instances"], exported):
         ours = inst["environment"]
