@@ -183,17 +183,18 @@ def validate_value(value: str) -> None:
 class _Entry:
     """One logical line: a first line plus continuation lines (noise lines may sit in between)."""
 
-    __slots__ = ("error", "first", "key", "name", "text", "value")
+    __slots__ = ("error", "first", "name", "parts", "text", "value")
 
-    def __init__(self, first: int, key: str) -> None:
+    def __init__(self, first: int, content: str) -> None:
         self.first = first  # index of the first physical line
-        self.key = key  # what postconf -e/-X/-# matches
-        self.text = ""  # logical line as readlline() builds it
+        self.parts = [content]  # line contents without their newlines
+        self.text = ""  # logical line as readlline() builds it: the parts glued together
         self.name = ""
         self.value = ""
         self.error = ""
 
     def finish(self) -> None:
+        self.text = "".join(self.parts)
         result = _split_nameval(self.text)
         if isinstance(result, str):
             self.error = result
@@ -220,11 +221,10 @@ class MainCf:
             kind = _classify(line)
             content = line[:-1] if line.endswith("\n") else line
             if kind == _START:
-                current = _Entry(index, _edit_key(line))
-                current.text = content
+                current = _Entry(index, content)
                 self._entries.append(current)
             elif kind == _CONTINUATION and current is not None:
-                current.text += content
+                current.parts.append(content)
         for entry in self._entries:
             entry.finish()
             if not entry.error:
@@ -592,6 +592,8 @@ def expand(value: str, lookup: Callable[[str], str | None]) -> str:
     is undefined (expands to nothing); looked-up values are expanded recursively. Raises
     MainCfError where postconf fails with ``macro processing error`` (syntax errors, more than
     100 nested expansions such as ``a = $b``, ``b = $a``, numbers beyond 2**63-1 in a comparison).
-    The result keeps its whitespace; postconf prints normalize_whitespace() of it.
+    The result keeps its whitespace; postconf prints normalize_whitespace() of it. Note that
+    ``postconf -x`` prints some parameters unexpanded (``smtpd_reject_footer`` and other
+    parameters whose ``$`` macros are only filled in at run time); do not expand those.
     """
     return _Expander(lookup).run(value)
