@@ -145,7 +145,7 @@ class Planner:
         def lookup(name: str) -> str | None:
             if name == "config_directory":
                 return self.reg.primary_directory
-            value = cf.get(name)
+            value = cf.raw(name)
             return value if value is not None else defaults.get(name)
 
         return lookup
@@ -194,7 +194,7 @@ class Planner:
     def _raw_enabled(self, inst: Instance) -> bool:
         if not inst.primary:
             return inst.enabled
-        value = self.reg.primary_cf.get("multi_instance_enable")
+        value = self.reg.primary_cf.raw("multi_instance_enable")
         if value is None:
             return False
         return parse_bool(expand(value, self._lookup_primary()), f"{inst.config_directory}/main.cf")

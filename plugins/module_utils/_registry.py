@@ -158,9 +158,9 @@ class Registry:
         reg = cls(primary_directory=primary_dir, primary_cf=primary_cf, defaults=merged)
 
         lookup = reg._lookup(primary_cf, primary_dir)
-        raw_list = expand(primary_cf.get("multi_instance_directories") or "", lookup)
+        raw_list = expand(primary_cf.raw("multi_instance_directories") or "", lookup)
         reg.secondary_directories = split_list(raw_list)
-        enable_raw = expand(primary_cf.get("multi_instance_enable") or merged["multi_instance_enable"], lookup)
+        enable_raw = expand(primary_cf.raw("multi_instance_enable") or merged["multi_instance_enable"], lookup)
         try:
             primary_enabled = parse_bool(enable_raw, f"{primary_dir}/main.cf")
         except PostfixMultiError as exc:
@@ -173,8 +173,8 @@ class Registry:
                 config_directory=primary_dir,
                 queue_directory=expand(lookup("queue_directory") or "", lookup),
                 data_directory=expand(lookup("data_directory") or "", lookup),
-                name=expand(primary_cf.get("multi_instance_name") or "", lookup) or None,
-                group=expand(primary_cf.get("multi_instance_group") or "", lookup) or None,
+                name=expand(primary_cf.raw("multi_instance_name") or "", lookup) or None,
+                group=expand(primary_cf.raw("multi_instance_group") or "", lookup) or None,
                 enabled=primary_enabled,
                 primary=True,
             )
@@ -194,7 +194,7 @@ class Registry:
         def lookup(name: str) -> str | None:
             if name == "config_directory":
                 return config_directory
-            value = cf.get(name)
+            value = cf.raw(name)
             if value is not None:
                 return value
             return defaults.get(name)
@@ -218,8 +218,8 @@ class Registry:
             config_directory=directory,
             queue_directory=expand(lookup("queue_directory") or "", lookup),
             data_directory=expand(lookup("data_directory") or "", lookup),
-            name=expand(cf.get("multi_instance_name") or "", lookup) or None,
-            group=expand(cf.get("multi_instance_group") or "", lookup) or None,
+            name=expand(cf.raw("multi_instance_name") or "", lookup) or None,
+            group=expand(cf.raw("multi_instance_group") or "", lookup) or None,
             enabled=parse_bool(enable_raw, f"{directory}/main.cf"),
             primary=False,
         )
@@ -245,8 +245,8 @@ class Registry:
     def init_problem(self) -> str | None:
         """Why life-cycle actions are refused (postmulti-script's precondition), or None."""
         lookup = self._lookup(self.primary_cf, self.primary_directory)
-        wrapper = expand(self.primary_cf.get("multi_instance_wrapper") or "", lookup)
-        enable = expand(self.primary_cf.get("multi_instance_enable") or "", lookup)
+        wrapper = expand(self.primary_cf.raw("multi_instance_wrapper") or "", lookup)
+        enable = expand(self.primary_cf.raw("multi_instance_enable") or "", lookup)
         where = f"{self.primary_directory}/main.cf"
         if not wrapper.strip():
             return (
@@ -295,7 +295,7 @@ class Registry:
 
     def alternate_directories(self) -> list[str]:
         """``alternate_config_directories`` as postmulti-script reads it: unexpanded, split."""
-        return split_list(self.primary_cf.get("alternate_config_directories") or "")
+        return split_list(self.primary_cf.raw("alternate_config_directories") or "")
 
     # --------------------------------------------------------------- claims
     def claims(self) -> list[tuple[str, str, str]]:
@@ -304,7 +304,7 @@ class Registry:
         for param in SHARED_CLAIMED:
             value = self.defaults.get(param, "")
             lookup = self._lookup(self.primary_cf, self.primary_directory)
-            value = expand(self.primary_cf.get(param) or value, lookup)
+            value = expand(self.primary_cf.raw(param) or value, lookup)
             if value.startswith("/"):
                 out.append((value, self.primary_directory, param))
         for inst in self.instances:
