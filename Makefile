@@ -93,7 +93,7 @@ lint: venv collection-link
 	@# mypy names files by their path through the .build symlink; print them repo-relative.
 	mypy | sed 's#^$(LINK)/##'
 	yamllint --strict .
-	ansible-lint --profile production
+	ansible-lint --profile production --nocolor
 	antsibull-changelog lint
 
 sanity: venv
