@@ -135,7 +135,7 @@ def test_playbook_with_parallel_aliases(host):
 def test_destroy_kills_and_unmounts(new_host):
     doomed = new_host("doomed")
     hdir = doomed.root.parent
-    assert len(_mounted(hdir)) == 2  # overlay root + proc
+    assert len(_mounted(hdir)) == 4  # overlay root, proc, devpts and the ptmx bind
     sleeper = subprocess.Popen(["chroot", str(doomed.root), "sleep", "300"])
     time.sleep(0.2)
     started = time.monotonic()
