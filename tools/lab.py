@@ -22,9 +22,21 @@ Layout
 <key> is a hash of everything that shapes the base (suite, variant, packages,
 debconf answers, recipe version), so editing the package list makes a new base.
 
-Extension point: host.json records what a clone set up ("mounts"); a later
-per-host network namespace / listen address is one more entry in host.json,
-created by clone() and torn down by destroy() (see _teardown()).
+host.json records what a clone set up: "mounts", and with clone --addresses K
+(or "up") "subnet" N and "addresses" 127.0.N.1 .. 127.0.N.K, which the lab adds to
+the loopback interface "lo" and removes again in destroy() (see _teardown()).
+
+Listen addresses: the clones share this machine's network namespace, so every
+Postfix started in any clone listens on the machine's addresses. A clone made
+with addresses gets its own block 127.0.N.0/24 (N = 1..254, never 127.0.0.x,
+allocated under a lock so that concurrent runs get different blocks), and its
+primary main.cf gets "inet_interfaces = 127.0.N.1" (and "myhostname =
+NAME.lab.example"): a primary left at Debian's "inet_interfaces = loopback-only"
+would bind every address on lo, other clones' included. Instances created in
+the clone must likewise bind only addresses of the clone's own block.
+
+Fleets: "up COUNT --prefix P" makes clones P1..PCOUNT with addresses and writes
+an inventory whose hosts carry "lab_addresses"; "down --prefix P" destroys them.
 
 tools/lab (bash) runs this file; tests/integration/labhost.py imports it as a module.
 """
@@ -68,6 +80,11 @@ MAIN_CF = (
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 DEFAULT_CACHE = "/var/cache/mailops-lab"
+# Loopback blocks 127.0.N.0/24 handed to clones made with addresses; 127.0.0.x stays free
+# for whatever else runs on this machine (the integration tests listen on 127.0.0.1-3).
+SUBNETS = range(1, 255)
+MAX_ADDRESSES = 254
+DEFAULT_FLEET_ADDRESSES = 9
 DEFAULT_LAB_DIR = "/run/mailops-lab"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -456,12 +473,18 @@ def _all_meta() -> list[dict]:
     return result
 
 
-def clone(name: str, owner_pid: int | None = None, source: str | None = None) -> Path:
+def clone(name: str, owner_pid: int | None = None, source: str | None = None, addresses: int = 0) -> Path:
     """Mount a fresh copy-on-write clone of the base; return its root path.
 
     With source=OTHER the clone starts as a copy of clone OTHER instead (its
     overlay upper directory is copied; OTHER should be quiescent meanwhile).
+
+    With addresses=K (1..254) the clone gets its own loopback block: the
+    addresses 127.0.N.1 .. 127.0.N.K are added to "lo" (removed by destroy),
+    recorded in host.json, and its primary main.cf listens on 127.0.N.1 only.
     """
+    if not 0 <= addresses <= MAX_ADDRESSES:
+        raise LabError(f"addresses must be between 0 and {MAX_ADDRESSES}, not {addresses}")
     require_root()
     lower = base_root()
     src_upper = None
@@ -490,6 +513,8 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None) ->
         "created": time.time(),
         "owner_pid": owner_pid,
         "mounts": [],
+        "subnet": None,
+        "addresses": [],
     }
     try:
         for d in (root, upper, work):
@@ -510,6 +535,8 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None) ->
         run(["mount", "--bind", str(root / "dev" / "pts" / "ptmx"), str(root / "dev" / "ptmx")])
         meta["mounts"].append(str(root / "dev" / "ptmx"))
         _write_meta(name, meta)
+        if addresses:
+            _add_addresses(name, meta, addresses)
     except BaseException:
         _teardown(hdir)
         raise
@@ -524,10 +551,59 @@ def _write_meta(name: str, meta: dict) -> None:
 
 
 def _teardown(hdir: Path) -> None:
-    # future: per-host network namespace / addresses recorded in host.json go here
     kill_inside(hdir / "root")
+    try:
+        meta = json.loads((hdir / "host.json").read_text())
+    except (OSError, ValueError):
+        meta = {}
+    _del_addresses(meta.get("addresses") or [])
     umount_all(hdir)
     remove_tree(hdir)
+
+
+# ----------------------------------------------------------------------------
+# listen addresses (loopback blocks)
+# ----------------------------------------------------------------------------
+def lo_addresses() -> set[str]:
+    """IPv4 addresses configured on the loopback interface."""
+    out = run(["ip", "-o", "-4", "addr", "show", "dev", "lo"]).stdout
+    return set(re.findall(r"\sinet\s+([0-9.]+)/", out))
+
+
+def _add_addresses(name: str, meta: dict, count: int) -> None:
+    """Allocate a free block 127.0.N.0/24 for the clone, add 127.0.N.1..count to lo,
+    and make its primary listen on 127.0.N.1 only. host.json records the block
+    before any address is added, so a failure half-way is still torn down."""
+    lab_dir().mkdir(parents=True, exist_ok=True)
+    with open(lab_dir() / ".addresses.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        taken = {m.get("subnet") for m in _all_meta() if m.get("name") != name}
+        on_lo = lo_addresses()
+        for subnet in SUBNETS:
+            if subnet not in taken and not any(a.startswith(f"127.0.{subnet}.") for a in on_lo):
+                break
+        else:
+            raise LabError("no free loopback block 127.0.N.0/24 left (N = 1..254): destroy some clones")
+        meta["subnet"] = subnet
+        meta["addresses"] = [f"127.0.{subnet}.{i}" for i in range(1, count + 1)]
+        _write_meta(name, meta)
+        for address in meta["addresses"]:
+            run(["ip", "addr", "add", f"{address}/32", "dev", "lo"])
+    root = Path(meta["root"])
+    settings = (f"inet_interfaces = {meta['addresses'][0]}", f"myhostname = {name}.lab.example")
+    run(["chroot", str(root), "postconf", "-e", *settings], env=chroot_env())
+    # as in build(): an old mtime spares the next postconf its "file just changed" wait
+    old = time.time() - 3600
+    os.utime(root / "etc/postfix/main.cf", (old, old))
+
+
+def _del_addresses(addresses: list[str]) -> None:
+    if not addresses:
+        return
+    present = lo_addresses()
+    for address in addresses:
+        if address in present:
+            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
 
 
 def destroy(name: str) -> bool:
@@ -567,8 +643,12 @@ def hosts() -> list[dict]:
     return result
 
 
-def inventory_yaml(names: list[str] | None = None) -> str:
-    lines = ["# generated by tools/lab inventory", "all:", "  children:", "    lab:", "      hosts:"]
+def inventory_yaml(names: list[str] | None = None, group: str = "lab") -> str:
+    """YAML inventory of existing clones in group ``group``; clones with addresses
+    get the host variable ``lab_addresses`` (their loopback addresses, in order)."""
+    if not NAME_RE.match(group):
+        raise LabError(f"bad group name {group!r}")
+    lines = ["# generated by tools/lab inventory", "all:", "  children:", f"    {group}:", "      hosts:"]
     selected = [m for m in hosts() if names is None or m["name"] in names]
     if not selected:
         lines[-1] = "      hosts: {}"
@@ -579,7 +659,48 @@ def inventory_yaml(names: list[str] | None = None) -> str:
             f"          ansible_host: {json.dumps(meta['root'])}",
             "          ansible_python_interpreter: /usr/bin/python3",
         ]
+        if meta.get("addresses"):
+            lines.append(f"          lab_addresses: {json.dumps(meta['addresses'])}")
     return "\n".join(lines) + "\n"
+
+
+def fleet_names(prefix: str) -> list[str]:
+    """Existing clones named PREFIX<number>, in number order."""
+    pattern = re.compile(re.escape(prefix) + r"([0-9]+)$")
+    found = [(int(m.group(1)), meta["name"]) for meta in _all_meta() if (m := pattern.match(meta["name"]))]
+    return [name for _num, name in sorted(found)]
+
+
+def up(count: int, prefix: str, addresses: int = DEFAULT_FLEET_ADDRESSES, owner_pid: int | None = None) -> list[str]:
+    """Clones PREFIX1..PREFIXcount, each with its own loopback block (building the
+    base first if needed). Clones that already exist are kept as they are."""
+    if count < 1:
+        raise LabError("up: COUNT must be at least 1")
+    if addresses < 1:
+        raise LabError("up: a fleet host needs at least one address")
+    host_dir(f"{prefix}{count}")  # validates the names
+    build()
+    names = []
+    for i in range(1, count + 1):
+        name = f"{prefix}{i}"
+        if host_dir(name).exists():
+            meta = json.loads(_meta_path(name).read_text())
+            if not meta.get("addresses"):
+                raise LabError(f"host {name!r} exists without addresses; destroy it first")
+            log(f"{name} exists: kept ({', '.join(meta['addresses'][:1])} ...)")
+        else:
+            clone(name, owner_pid=owner_pid, addresses=addresses)
+            log(f"{name}: {json.loads(_meta_path(name).read_text())['addresses'][0]} ... ({addresses} addresses)")
+        names.append(name)
+    return names
+
+
+def down(prefix: str) -> list[str]:
+    """Destroy the clones PREFIX<number>."""
+    names = fleet_names(prefix)
+    for name in names:
+        destroy(name)
+    return names
 
 
 # ----------------------------------------------------------------------------
@@ -595,14 +716,23 @@ MUST RUN AS ROOT (debootstrap, mount, chroot).
 commands:
   build [--force]      build the cached base root once (no-op when cached)
   base                 print the base root path; rc=1 if it is not built
-  clone NAME [--owner PID] [--from OTHER]
+  clone NAME [--owner PID] [--from OTHER] [--addresses K]
                        mount a fresh clone (of the base, or a copy of clone
-                       OTHER in its current state), print its root path
-  destroy NAME...      kill processes inside, unmount, delete
+                       OTHER in its current state), print its root path;
+                       with --addresses K it gets 127.0.N.1..K on lo (its own
+                       block N) and its primary listens on 127.0.N.1 only
+  destroy NAME...      kill processes inside, unmount, remove its addresses, delete
   destroy --all        destroy every clone
   gc                   destroy clones whose --owner process has exited
-  list                 list clones (name, mounted, root)
-  inventory [NAME...]  print an Ansible YAML inventory of existing clones
+  list                 list clones (name, mounted, root, addresses)
+  inventory [NAME...] [--prefix P] [--group G]
+                       print an Ansible YAML inventory of existing clones
+                       (group G, default lab; host var lab_addresses)
+  up COUNT [--prefix P] [--addresses K] [--inventory FILE] [--group G]
+                       a fleet: build the base if needed, then clones P1..PCOUNT
+                       (default prefix "lab", K = 9 addresses each; existing ones
+                       are kept); print (or write to FILE) their inventory
+  down [--prefix P]    destroy the fleet's clones P<number> (default prefix "lab")
 
 environment:
   MAILOPS_LAB_CACHE    base cache (default /var/cache/mailops-lab)
@@ -621,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("--owner", type=int, default=None, help="pid whose exit makes the clone garbage (see gc)")
     p.add_argument("--from", dest="source", default=None, metavar="OTHER", help="start as a copy of clone OTHER")
+    p.add_argument("--addresses", type=int, default=0, metavar="K", help="give the clone K loopback addresses of its own")
     p = sub.add_parser("destroy", help="destroy clones")
     p.add_argument("names", nargs="*")
     p.add_argument("--all", action="store_true")
@@ -628,6 +759,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list clones")
     p = sub.add_parser("inventory", help="print an Ansible inventory")
     p.add_argument("names", nargs="*")
+    p.add_argument("--prefix", default=None, help="only the fleet clones P<number>")
+    p.add_argument("--group", default="lab", help="inventory group (default lab)")
+    p = sub.add_parser("up", help="make a fleet of clones with addresses")
+    p.add_argument("count", type=int)
+    p.add_argument("--prefix", default="lab")
+    p.add_argument("--addresses", type=int, default=DEFAULT_FLEET_ADDRESSES, metavar="K")
+    p.add_argument("--owner", type=int, default=None, help="pid whose exit makes the clones garbage (see gc)")
+    p.add_argument("--inventory", default=None, metavar="FILE", help="write the inventory here instead of printing it")
+    p.add_argument("--group", default="lab", help="inventory group (default lab)")
+    p = sub.add_parser("down", help="destroy a fleet")
+    p.add_argument("--prefix", default="lab")
     args = parser.parse_args(argv)
     if not args.cmd:
         parser.print_help()
@@ -648,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(base_root())
         elif args.cmd == "clone":
-            print(clone(args.name, owner_pid=args.owner, source=args.source))
+            print(clone(args.name, owner_pid=args.owner, source=args.source, addresses=args.addresses))
         elif args.cmd == "destroy":
             if args.all == bool(args.names):
                 parser.error("destroy: give NAME... or --all")
@@ -661,9 +803,23 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "list":
             for meta in hosts():
                 state = "broken" if meta.get("broken") else ("mounted" if meta["mounted"] else "unmounted")
-                print(f"{meta['name']}\t{state}\t{meta['root']}")
+                extra = f"\t{meta['addresses'][0]}-{meta['addresses'][-1].rsplit('.', 1)[1]}" if meta.get("addresses") else ""
+                print(f"{meta['name']}\t{state}\t{meta['root']}{extra}")
         elif args.cmd == "inventory":
-            sys.stdout.write(inventory_yaml(args.names or None))
+            names = (args.names or []) + (fleet_names(args.prefix) if args.prefix else [])
+            sys.stdout.write(inventory_yaml(names if (args.names or args.prefix) else None, group=args.group))
+        elif args.cmd == "up":
+            text = inventory_yaml(up(args.count, args.prefix, addresses=args.addresses, owner_pid=args.owner), group=args.group)
+            if args.inventory:
+                target = Path(args.inventory)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+                log(f"inventory written to {target}")
+            else:
+                sys.stdout.write(text)
+        elif args.cmd == "down":
+            for name in down(args.prefix):
+                log(f"destroyed {name}")
     except LabError as exc:
         print(f"tools/lab: error: {exc}", file=sys.stderr)
         return 1
