@@ -1,0 +1,151 @@
+# Copyright: mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Refusals of mailops.postfix_multi.postfix_instance (postmulti-spec §9.2 and §9.6).
+
+Every case runs in check mode and then applied; both must FAIL with a message that says what is
+wrong (asserted on ``msg``), and the host must be byte-identical afterwards: ``host.state()`` as
+before, and no main.cf/master.cf rewritten (inode, mtime and size of each unchanged). The cases
+of one host run as one chain in one ansible run (see ``run_steps`` in test_postfix_instance.py).
+"""
+
+from __future__ import annotations
+
+import test_oracle_parity as op
+from test_postfix_instance import Step, run_steps, start_instance, stop_instance
+
+
+def test_create_before_init(host):
+    """#67: without postfix_multi_init nothing is created (postmulti: multi_instance_wrapper is empty)."""
+    steps = [
+        Step(
+            "create before init",
+            {"name": "postfix-a", "group": "mta"},
+            fails=r"not initialised: multi_instance_wrapper is empty in /etc/postfix/main.cf; run mailops\.postfix_multi\.postfix_multi_init first",
+        )
+    ]
+    run_steps(host, steps)
+    assert not host.path("/etc/postfix-a").exists()
+
+
+def queue_mail(host) -> None:
+    """Two queue files in postfix-out (stopped): one deferred (in a hashed subdirectory), one on hold."""
+    for sub, queue_id in (("deferred/A", "A1B2C3D4E5"), ("hold", "F6A7B8C9D0")):
+        directory = host.path(f"/var/spool/postfix-out/{sub}")
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / queue_id).write_bytes(b"not really a queue file, but mail all the same\n")
+    host.run("chown", "-R", "postfix:", "/var/spool/postfix-out/deferred", "/var/spool/postfix-out/hold")
+
+
+def half_instance(host) -> None:
+    """#81: a config directory holding main.cf but no master.cf."""
+    conf = host.path("/etc/postfix-half")
+    conf.mkdir(mode=0o755)
+    (conf / "main.cf").write_text("# my own main.cf\nmyhostname = half.example\n")
+
+
+def remove_prototype(host) -> None:
+    host.path("/etc/postfix/main.cf.proto").unlink()
+
+
+def test_refusals(oracle, new_host):
+    """Bad names (#23-#25), bad directories (#72, #73, #78 and the primary's queue), a name in use (#35),
+    main.cf without master.cf (#81), destroy of the primary (#91), of an enabled instance (#92), of a
+    running one (#93), of one with mail - even with force (#96), and a missing prototype (#80)."""
+    op.init(oracle)
+    op.create(oracle, name="postfix-out", group="mta")
+    op.create(oracle, name="postfix-en")
+    op.enable(oracle, "postfix-en")
+    host = new_host("host", source=oracle)
+
+    name_rule = r"New instance name must start with 'postfix-' \(got 'out'\); use e\.g\. 'postfix-out'"
+    steps = [
+        Step("#23 name without postfix-", {"name": "out"}, fails=name_rule),
+        Step("#24 slash in the name", {"name": "postfix-a/b"}, fails=r"Illegal '/' character in new instance name: 'postfix-a/b'"),
+        Step("#25 space in the name", {"name": "postfix-a b"}, fails=r"Unsafe characters in new instance name: 'postfix-a b' \(allowed: "),
+        Step(
+            "#72 relative config_directory",
+            {"name": "postfix-rel", "config_directory": "rel/dir"},
+            fails=r"config_directory 'rel/dir' is not an absolute path",
+        ),
+        Step("#73 config_directory /", {"name": "postfix-root", "config_directory": "/"}, fails=r"config_directory '/' is the root directory"),
+        Step(
+            "#78 queue directory of another instance",
+            {"name": "postfix-q", "queue_directory": "/var/spool/postfix-out"},
+            fails=r"instance /etc/postfix-q, queue_directory=/var/spool/postfix-out conflicts with instance /etc/postfix-out, queue_directory=",
+        ),
+        Step(
+            "#78 the same queue directory spelled differently (postmulti misses this one)",
+            {"name": "postfix-q", "queue_directory": "/var/spool//postfix-out/./"},
+            fails=r"queue_directory=/var/spool/postfix-out conflicts with instance /etc/postfix-out, queue_directory=",
+        ),
+        Step(
+            "queue directory of the primary",
+            {"name": "postfix-qp", "queue_directory": "/var/spool/postfix"},
+            fails=r"instance /etc/postfix-qp, queue_directory=/var/spool/postfix conflicts with instance /etc/postfix, queue_directory=/var/spool/postfix",
+        ),
+        Step(
+            "#35 assign a name another instance has",
+            {"config_directory": "/etc/postfix-en", "name": "postfix-out"},
+            fails=r"multi_instance_name=postfix-out conflicts with instance /etc/postfix-out, multi_instance_name=postfix-out",
+        ),
+        Step(
+            "#35 create under a name another instance has",
+            {"config_directory": "/etc/postfix-out2", "name": "postfix-out"},
+            fails=r"instance /etc/postfix-out2, multi_instance_name=postfix-out conflicts with instance /etc/postfix-out",
+        ),
+        Step(
+            "#81 main.cf without master.cf (postmulti would overwrite main.cf)",
+            {"name": "postfix-half"},
+            prepare_host=half_instance,
+            fails=r"/etc/postfix-half holds main\.cf but no master\.cf\. postmulti would silently replace it .* this module refuses",
+        ),
+        Step(
+            "#91 destroy the primary, even with force",
+            {"config_directory": "/etc/postfix", "state": "absent", "force": True},
+            fails=r"Cannot destroy the primary instance \(/etc/postfix\)",
+        ),
+        Step(
+            "#92 destroy an enabled instance without force",
+            {"name": "postfix-en", "state": "absent"},
+            fails=r"Cannot destroy enabled instance postfix-en: set enabled=false first .* or force=true",
+        ),
+        Step(
+            "deport an enabled instance without force",
+            {"name": "postfix-en", "state": "deported"},
+            fails=r"Cannot deport enabled instance postfix-en",
+        ),
+        Step(
+            "#93 destroy a running (disabled) instance without force",
+            {"name": "postfix-out", "state": "absent"},
+            prepare_host=start_instance("/etc/postfix-out"),
+            fails=r"Instance postfix-out \(/etc/postfix-out\) is not stopped: stop it first, or set force=true",
+        ),
+        Step(
+            "deport a running instance without force",
+            {"name": "postfix-out", "state": "deported"},
+            fails=r"Instance postfix-out \(/etc/postfix-out\) is not stopped",
+            cleanup_host=stop_instance("/etc/postfix-out"),
+        ),
+        Step(
+            "#96 destroy with mail in the queue, even with force",
+            {"name": "postfix-out", "state": "absent", "force": True},
+            prepare_host=queue_mail,
+            fails=r"Cannot destroy instance postfix-out: its queue /var/spool/postfix-out still holds 2 messages \(deferred: 1, hold: 1\)\. "
+            r"This module never deletes mail",
+        ),
+        Step(
+            "#80 missing main.cf prototype",
+            {"name": "postfix-new"},
+            prepare_host=remove_prototype,
+            fails=r"Missing main\.cf prototype: /etc/postfix/main\.cf\.proto",
+        ),
+    ]
+    try:
+        run_steps(host, steps)
+    finally:
+        stop_instance("/etc/postfix-out")(host)
+    for path in ("/etc/postfix-q", "/var/spool/postfix-q", "/etc/postfix-new", "/var/spool/postfix-new", "/var/lib/postfix-new", "/etc/postfix-out2"):
+        assert not host.path(path).exists(), f"{path} was created"
+    assert host.read("/etc/postfix-half/main.cf") == "# my own main.cf\nmyhostname = half.example\n"
+    assert len(list(host.path("/var/spool/postfix-out/deferred/A").iterdir())) == 1
