@@ -1,0 +1,394 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""What the postfix_config and postfix_master modules do, minus AnsibleModule plumbing.
+
+Both entry points take plain options and run the same steps: lock the PRIMARY's config
+directory (the lock postfix_multi_init and postfix_instance take, so that no run can lose
+another's edit of an instance's main.cf: postfix_instance rewrites instance main.cf files
+when it names, groups or enables them), load the registry, resolve the instance like
+``postmulti -i``, plan the new file text (pure functions below), validate it on a private
+copy (``_validate``) when it differs, and write it atomically (``_io.write_text``, keeping
+owner and mode) unless in check mode. Validation runs in check mode too: it has no effect on
+the live instance, and check mode then fails exactly where a real run would.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping, Sequence
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, normalize_whitespace, validate_name, validate_value
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import BOOL_FIELDS, MasterCf, MasterCfError, MasterEntry, split_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
+
+# Parameters that say which instance a main.cf belongs to. postfix_config refuses to manage
+# them; postfix_instance (name, group, enable flag, directories) and postfix_multi_init
+# (wrapper, enable flag and directory list of the primary) do.
+IDENTITY_PARAMETERS = (
+    "config_directory",
+    "queue_directory",
+    "data_directory",
+    "multi_instance_name",
+    "multi_instance_group",
+    "multi_instance_enable",
+    "multi_instance_directories",
+    "multi_instance_wrapper",
+)
+
+# The installation parameters postmulti copies (or comments out) when it creates an instance,
+# shared by every instance of the host.
+SHARED_INSTALLATION_PARAMETERS = (
+    "command_directory",
+    "daemon_directory",
+    "meta_directory",
+    "mail_owner",
+    "setgid_group",
+    "sendmail_path",
+    "mailq_path",
+    "newaliases_path",
+    "html_directory",
+    "manpage_directory",
+    "sample_directory",
+    "readme_directory",
+    "shlib_directory",
+)
+
+# Never removed by exclusive=true (besides every name starting with multi_instance_). The
+# other settings postmulti writes into a new instance (authorized_submit_users = and
+# master_service_disable = inet) are ordinary settings: list them to keep them.
+PROTECTED_PARAMETERS = frozenset(IDENTITY_PARAMETERS + ("alternate_config_directories",) + SHARED_INSTALLATION_PARAMETERS)
+PROTECTED_PREFIX = "multi_instance_"
+
+# main.cf parameters whose change a running instance only picks up on "postfix stop; postfix
+# start", not on "postfix reload":
+#   inet_interfaces, inet_protocols - postconf(5): "you need to stop and start Postfix";
+#   queue_directory, data_directory, process_id_directory - the master daemon changes to the
+#     queue directory, takes its lock in the data directory and writes its pid file only at
+#     start-up (the first two are identity parameters, listed for completeness).
+RESTART_PARAMETERS = frozenset({"inet_interfaces", "inet_protocols", "queue_directory", "data_directory", "process_id_directory"})
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+def resolve_instance(reg: Registry, selector: str) -> Instance:
+    """The instance ``postmulti -i SELECTOR`` would pick (name, short name, directory, ``-``)."""
+    if not isinstance(selector, str) or not selector:
+        raise PostfixMultiError("instance must be a name, a short name, a config directory or '-' for the primary")
+    inst = reg.find(selector)
+    if inst is not None:
+        return inst
+    if selector in reg.broken:
+        raise PostfixMultiError(f"instance {selector} cannot be read: {reg.broken[selector]}")
+    known = ", ".join(inst.label for inst in reg.instances)
+    raise PostfixMultiError(
+        f"No matching instance: '{selector}' (postmulti -i matches a name, a name without 'postfix-', a config directory or '-'; known: {known})"
+    )
+
+
+def _text_diff(path: str, before: str, after: str) -> dict[str, str]:
+    return {"before_header": path, "after_header": path, "before": before, "after": after}
+
+
+def _read(facts: LocalFacts, path: str) -> str:
+    text = facts.read_text(path)
+    if text is None:
+        raise PostfixMultiError(f"{path} does not exist")
+    return text
+
+
+def _commands(facts: LocalFacts) -> tuple[str, str]:
+    defaults = facts.defaults()
+    return find_postfix_command("postconf", defaults.get("command_directory")), facts.postfix()
+
+
+# --------------------------------------------------------------------------- main.cf
+
+
+def render_value(name: str, value: t.Any) -> str:
+    """A module value as main.cf text: booleans yes/no, numbers as written, lists joined with ', '."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip(" \t\n\v\f\r")
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            if isinstance(item, (list, tuple, dict)) or item is None:
+                raise PostfixMultiError(f"parameter {name}: list items must be strings, numbers or booleans, not {type(item).__name__}")
+            items.append(render_value(name, item))
+        return ", ".join(item for item in items if item)
+    if value is None:
+        raise PostfixMultiError(f"parameter {name} has no value (null): use '' for an empty value, or list it in 'absent' to remove it")
+    raise PostfixMultiError(f"parameter {name}: a value must be a string, number, boolean or list, not {type(value).__name__}")
+
+
+def _refuse_identity(names: t.Iterable[str], where: str) -> None:
+    for name in names:
+        if name in IDENTITY_PARAMETERS:
+            raise PostfixMultiError(
+                f"{name} cannot be managed with {where}: it defines which instance this is. "
+                "Use mailops.postfix_multi.postfix_instance (name, group, enabled, directories of an instance) "
+                "or mailops.postfix_multi.postfix_multi_init (multi_instance_wrapper / multi_instance_enable / multi_instance_directories of the primary)"
+            )
+
+
+def is_protected(name: str) -> bool:
+    """Whether exclusive=true keeps this parameter."""
+    return name in PROTECTED_PARAMETERS or name.startswith(PROTECTED_PREFIX)
+
+
+class ConfigPlan(t.NamedTuple):
+    before: MainCf
+    after: MainCf
+    set_values: dict[str, str]
+    removed: list[str]
+    names: list[str]  # the parameters named in the task, in order
+
+    @property
+    def changed(self) -> bool:
+        return self.after.render() != self.before.render()
+
+    @property
+    def changed_names(self) -> list[str]:
+        return self.before.changed_names(self.after)
+
+    @property
+    def restart_required(self) -> bool:
+        return any(name in RESTART_PARAMETERS for name in self.changed_names)
+
+
+def plan_config(
+    cf: MainCf,
+    parameters: Mapping[str, t.Any] | None = None,
+    absent: Sequence[str] | None = None,
+    exclusive: bool = False,
+) -> ConfigPlan:
+    """The edit that makes ``cf`` hold ``parameters`` and not ``absent`` (pure).
+
+    A parameter whose value already reads the same as the desired one (as ``postconf -h``
+    prints it: continuation lines joined, runs of whitespace as one space) is left as it is
+    written. With ``exclusive``, every other explicitly set parameter except the protected
+    ones is removed too.
+    """
+    parameters = dict(parameters or {})
+    absent_names = list(absent or [])
+    if isinstance(absent, str):
+        raise PostfixMultiError("absent must be a list of parameter names")
+    for name in list(parameters) + absent_names:
+        if not isinstance(name, str):
+            raise PostfixMultiError(f"parameter names must be strings, not {type(name).__name__}: {name!r}")
+        try:
+            validate_name(name)
+        except MainCfError as exc:
+            raise PostfixMultiError(str(exc)) from None
+    both = sorted(set(parameters) & set(absent_names))
+    if both:
+        raise PostfixMultiError(f"parameter(s) {', '.join(both)} given both in parameters and absent")
+    _refuse_identity(parameters, "parameters")
+    _refuse_identity(absent_names, "absent")
+
+    set_values: dict[str, str] = {}
+    for name, value in parameters.items():
+        text = render_value(name, value)
+        try:
+            validate_value(text)
+        except MainCfError as exc:
+            raise PostfixMultiError(f"parameter {name}: {exc}") from None
+        if cf.get(name) != normalize_whitespace(text):
+            set_values[name] = text
+    removed = [name for name in dict.fromkeys(absent_names) if cf.has(name)]
+    if exclusive:
+        removed += [name for name in cf.params() if name not in parameters and name not in removed and not is_protected(name)]
+    after = cf.edit(set_values, remove=removed) if set_values or removed else cf
+    return ConfigPlan(cf, after, set_values, removed, list(dict.fromkeys(list(parameters) + absent_names)))
+
+
+def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_config`` module."""
+    facts = LocalFacts()
+    defaults = facts.defaults()
+    with DirectoryLock(defaults["config_directory"]):
+        reg = Registry.load(defaults, facts.read_text)
+        inst = resolve_instance(reg, options.get("instance") or "-")
+        path = inst.config_directory + "/main.cf"
+        before = _read(facts, path)
+        plan = plan_config(MainCf.parse(before), options.get("parameters"), options.get("absent"), bool(options.get("exclusive")))
+        after = plan.after.render()
+        warnings: list[str] = []
+        if plan.changed and options.get("validate", True):
+            postconf, postfix = _commands(facts)
+            warnings = validate(inst.config_directory, {"main.cf": after}, postconf=postconf, postfix=postfix)
+        if plan.changed and not check_mode:
+            write_text(path, after)
+    changes = [f"set {name}" for name in plan.set_values] + [f"removed {name}" for name in plan.removed]
+    result: dict[str, t.Any] = {
+        "changed": plan.changed,
+        "instance": inst.to_dict(),
+        "config_file": path,
+        "parameters": {name: plan.after.get(name) for name in plan.names},
+        "changed_parameters": plan.changed_names,
+        "restart_required": plan.restart_required,
+        "msg": f"{inst.label}: " + ("; ".join(changes) if changes else "main.cf already as requested"),
+        "warnings": warnings,
+    }
+    if want_diff:
+        result["diff"] = _text_diff(path, before, after)
+    return result
+
+
+# --------------------------------------------------------------------------- master.cf
+
+
+def _flag(name: str, value: t.Any) -> str | None:
+    """A y/n/- field from a module value (booleans, y/n/-, yes/no, true/false)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    text = str(value).strip().lower()
+    if text in ("y", "yes", "true"):
+        return "y"
+    if text in ("n", "no", "false"):
+        return "n"
+    if text == "-":
+        return "-"
+    raise PostfixMultiError(f"{name} must be y, n or - (or a boolean), not {value!r}")
+
+
+def _number(name: str, value: t.Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise PostfixMultiError(f"{name} must be a number or -, not a boolean")
+    return str(value).strip()
+
+
+def command_argv(command: t.Any) -> tuple[str, ...] | None:
+    """The command option as argv: a string, or a list whose items are joined with spaces.
+
+    Both are read like master.cf text, so an argument containing blanks is written in braces,
+    ``{...}``, and a list item may hold several words (``-o name=value``).
+    """
+    if command is None:
+        return None
+    if isinstance(command, (list, tuple)):
+        if not command or any(isinstance(item, (list, tuple, dict)) or item is None for item in command):
+            raise PostfixMultiError("command must be a non-empty string or list of strings")
+        command = " ".join(str(item) for item in command)
+    if not isinstance(command, str):
+        raise PostfixMultiError(f"command must be a string or a list, not {type(command).__name__}")
+    try:
+        return split_command(command)
+    except MasterCfError as exc:
+        raise PostfixMultiError(str(exc)) from None
+
+
+def desired_entry(current: MasterEntry | None, options: Mapping[str, t.Any]) -> MasterEntry:
+    """The entry the options ask for: omitted fields keep their current value (``-`` for a new entry)."""
+    service, kind = options["service"], options["type"]
+    values: dict[str, str] = {}
+    for name in BOOL_FIELDS:
+        flag = _flag(name, options.get(name))
+        values[name] = flag if flag is not None else (getattr(current, name) if current else "-")
+    for name in ("wakeup", "maxproc"):
+        number = _number(name, options.get(name))
+        values[name] = number if number is not None else (getattr(current, name) if current else "-")
+    argv = command_argv(options.get("command"))
+    if argv is None:
+        if current is None:
+            raise PostfixMultiError(f"{service}/{kind} does not exist yet: give its command")
+        argv = current.command
+    entry = MasterEntry(service, kind, values["private"], values["unprivileged"], values["chroot"], values["wakeup"], values["maxproc"], argv)
+    problems = entry.problems()
+    if problems:
+        raise PostfixMultiError(f"{service}/{kind}: " + "; ".join(problems))
+    return entry
+
+
+class MasterPlan(t.NamedTuple):
+    before: MasterCf
+    after: MasterCf
+    current: MasterEntry | None
+    entry: MasterEntry | None  # after the change; None when absent
+    restart_required: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.after.render() != self.before.render()
+
+
+def plan_master(cf: MasterCf, options: Mapping[str, t.Any]) -> MasterPlan:
+    """The edit of one master.cf entry (pure); refuses results Postfix would not read."""
+    service, kind = options.get("service"), options.get("type")
+    if not isinstance(service, str) or not service or not isinstance(kind, str) or not kind:
+        raise PostfixMultiError("service and type are required")
+    current = cf.get(service, kind)
+    try:
+        if options.get("state", "present") == "absent":
+            after = cf.remove(service, kind)
+            entry = None
+            restart = after.render() != cf.render()
+        else:
+            entry = desired_entry(current, options)
+            if current == entry and cf.count(service, kind) == 1:
+                after = cf
+            else:
+                after = cf.set(entry)
+            restart = current is None or current.command != entry.command
+    except MasterCfError as exc:
+        raise PostfixMultiError(f"{service}/{kind}: {exc}") from None
+    if after.render() != cf.render():
+        errors = after.errors()
+        if errors:
+            raise PostfixMultiError("master.cf has entries that make every postconf call fail; fix them first (nothing was changed): " + "; ".join(errors))
+    return MasterPlan(cf, after, current, entry, restart and after.render() != cf.render())
+
+
+def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_master`` module."""
+    facts = LocalFacts()
+    defaults = facts.defaults()
+    with DirectoryLock(defaults["config_directory"]):
+        reg = Registry.load(defaults, facts.read_text)
+        inst = resolve_instance(reg, options.get("instance") or "-")
+        path = inst.config_directory + "/master.cf"
+        before = _read(facts, path)
+        plan = plan_master(MasterCf.parse(before), options)
+        after = plan.after.render()
+        warnings: list[str] = []
+        if plan.changed and options.get("validate", True):
+            postconf, postfix = _commands(facts)
+            warnings = validate(inst.config_directory, {"master.cf": after}, postconf=postconf, postfix=postfix, check_master=True)
+        if plan.changed and not check_mode:
+            write_text(path, after)
+    label = f"{options['service']}/{options['type']}"
+    if not plan.changed:
+        msg = f"{inst.label}: {label} already as requested"
+    elif plan.entry is None:
+        msg = f"{inst.label}: removed {label}"
+    else:
+        msg = f"{inst.label}: {'added' if plan.current is None else 'updated'} {label}"
+    result: dict[str, t.Any] = {
+        "changed": plan.changed,
+        "instance": inst.to_dict(),
+        "config_file": path,
+        "entry": plan.entry.fields() if plan.entry is not None else None,
+        "restart_required": plan.restart_required,
+        "msg": msg,
+        "warnings": warnings,
+    }
+    if want_diff:
+        result["diff"] = _text_diff(path, before, after)
+    return result

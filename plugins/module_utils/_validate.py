@@ -1,0 +1,203 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""Validate a configuration change on a private copy of an instance's config directory.
+
+The live files are never touched. The copy lives in a new private temporary directory:
+
+1. the instance's config directory is copied (regular files, with owner and mode; symbolic
+   links to files are copied as files, so ``postfix check`` does not warn about links that
+   leave the directory; sockets and FIFOs are skipped), then the changed files are written
+   over the copy;
+2. the copy's ``main.cf`` gets ``queue_directory`` and ``data_directory`` pointing at empty
+   scratch directories next to it. ``postfix check`` creates missing queue subdirectories
+   and runs ``postsuper`` on ``$queue_directory``: without this it would work on the LIVE
+   queue (postfix-traps #6). Lookups written as ``$config_directory/...`` resolve to the
+   copy, which holds the same files;
+3. ``main.cf`` and ``master.cf`` of the copy get an mtime 10 s in the past, so that the
+   ``postconf`` calls below (and the ~15 that ``postfix check`` makes) do not each wait
+   1.5 s for a "just changed" file (postfix-traps #5);
+4. ``postconf -c COPY -n`` must succeed; its warnings (unknown or unused parameters) are
+   returned, with the copy's path replaced by the live one;
+5. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postfix-traps #1-#3);
+6. ``postfix -c COPY check`` must succeed. It runs under a pseudo-terminal, because Postfix
+   3.7 prints the reason for a failure only to a terminal (postfix-traps #4).
+
+How the copy differs from the live instance, and why that does not change the outcome:
+``postfix -c DIR`` never hands over to ``multi_instance_wrapper`` (``-c`` forces single-instance
+mode), for the live directory and the copy alike. ``postfix-script`` and ``post-install``
+treat a directory that is not listed in the primary's ``multi_instance_directories`` as the
+owner of the shared files (``check_shared_files``): for the copy of a secondary, ``check``
+additionally looks at the shared installation directories. That part only logs warnings
+(it never changes the exit status), and ``create-missing`` creates only directories marked
+``c`` in ``postfix-files``, which are all below ``$queue_directory`` and ``$data_directory``
+(the scratch directories). Everything else (parameter syntax, ``inet_interfaces``
+addresses, numbers, ``master.cf`` syntax, the postlog service) is checked from the copy's
+own files, exactly as for the live directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+import time
+import typing as t
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
+
+# Files whose mtime postconf checks before reading ("file just changed" guard).
+_CONFIG_FILES = ("main.cf", "master.cf")
+_AGE_SECONDS = 10
+
+
+def copy_config_directory(source: str, target: str) -> None:
+    """Copy ``source`` to the new directory ``target`` (see the module docstring, step 1)."""
+    if not os.path.isdir(source):
+        raise PostfixMultiError(f"cannot validate: {source} is not a directory")
+    try:
+        os.mkdir(target, 0o755)
+        for root, dirs, files in os.walk(source, followlinks=False):
+            relative = os.path.relpath(root, source)
+            destination = target if relative == "." else os.path.join(target, relative)
+            for name in dirs:
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    os.symlink(os.readlink(path), os.path.join(destination, name))
+                else:
+                    os.mkdir(os.path.join(destination, name))
+                    _copy_status(path, os.path.join(destination, name))
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    info = os.stat(path)  # follows symbolic links
+                except OSError:
+                    continue  # dangling link
+                if not stat.S_ISREG(info.st_mode):
+                    continue  # sockets, FIFOs, devices
+                shutil.copyfile(path, os.path.join(destination, name))
+                _copy_status(path, os.path.join(destination, name))
+        _copy_status(source, target)
+    except OSError as exc:
+        raise PostfixMultiError(f"cannot copy {source} for validation: {exc}") from exc
+
+
+def _copy_status(source: str, target: str) -> None:
+    info = os.stat(source)
+    os.chmod(target, stat.S_IMODE(info.st_mode))
+    with contextlib.suppress(PermissionError):
+        os.chown(target, info.st_uid, info.st_gid)
+
+
+def age(directory: str, seconds: int = _AGE_SECONDS) -> None:
+    """Give the copy's main.cf and master.cf an mtime in the past (step 3)."""
+    past = time.time() - seconds
+    for name in _CONFIG_FILES:
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            os.utime(path, (past, past))
+
+
+def _rewrite(text: str, copy: str, live: str) -> str:
+    return text.replace(copy + "/", live + "/").replace(copy, live)
+
+
+def _warning_lines(stderr: str, copy: str, live: str) -> list[str]:
+    """postconf's ``warning:`` lines, without the program name, with the live directory's path."""
+    out: list[str] = []
+    for line in stderr.splitlines():
+        _head, sep, message = line.partition("warning: ")
+        if sep and message:
+            out.append(_rewrite(message.strip(), copy, live))
+    return out
+
+
+class Staging:
+    """A private copy of one instance's config directory with some files replaced."""
+
+    def __init__(self, config_directory: str, replacements: t.Mapping[str, str]) -> None:
+        self.live = config_directory
+        self.replacements = dict(replacements)
+        self.top = ""
+        self.copy = ""
+
+    def __enter__(self) -> Staging:
+        self.top = tempfile.mkdtemp(prefix="postfix-multi-validate.")
+        try:
+            self.copy = os.path.join(self.top, "config")
+            copy_config_directory(self.live, self.copy)
+            queue = os.path.join(self.top, "queue")
+            data = os.path.join(self.top, "data")
+            os.mkdir(queue, 0o755)
+            texts = dict(self.replacements)
+            main = texts.get("main.cf")
+            if main is None:
+                with open(os.path.join(self.copy, "main.cf"), encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                    main = handle.read()
+            try:
+                texts["main.cf"] = MainCf.parse(main).edit({"queue_directory": queue, "data_directory": data}).render()
+            except MainCfError as exc:  # pragma: no cover - the paths are plain
+                raise PostfixMultiError(f"cannot prepare the validation copy: {exc}") from exc
+            for name, text in texts.items():
+                with open(os.path.join(self.copy, name), "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                    handle.write(text)
+            age(self.copy)
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        if self.top:
+            shutil.rmtree(self.top, ignore_errors=True)
+            self.top = ""
+
+    def fail(self, what: str, result: _runner.CommandResult) -> t.NoReturn:
+        said = _rewrite(result.output, self.copy, self.live) or "(no message)"
+        raise PostfixMultiError(
+            f"validation failed, {self.live} was left unchanged: {what} rejects the new configuration (rc={result.rc}): {said}",
+            rc=result.rc,
+            stdout=_rewrite(result.stdout, self.copy, self.live),
+            stderr=_rewrite(result.stderr, self.copy, self.live),
+        )
+
+
+def validate(
+    config_directory: str,
+    replacements: t.Mapping[str, str],
+    *,
+    postconf: str,
+    postfix: str,
+    check_master: bool = False,
+) -> list[str]:
+    """Check ``replacements`` (file name -> new text) on a private copy of ``config_directory``.
+
+    Returns postconf's warnings about the new configuration; raises PostfixMultiError with
+    Postfix's own message when Postfix refuses it. Never touches the live directory, queue or
+    data directory.
+    """
+    with Staging(config_directory, replacements) as staging:
+        copy = staging.copy
+        result = _runner.run([postconf, "-c", copy, "-n"])
+        if result.rc != 0:
+            staging.fail(f"postconf -c {config_directory} -n", result)
+        warnings = _warning_lines(result.stderr, copy, config_directory)
+        if check_master:
+            shown = _runner.run([postconf, "-c", copy, "-M"])
+            if shown.rc != 0:
+                staging.fail(f"postconf -c {config_directory} -M", shown)
+        checked = _runner.run([postfix, "-c", copy, "check"], tty=True)
+        if checked.rc != 0:
+            staging.fail(f"postfix -c {config_directory} check", checked)
+    return warnings
