@@ -57,7 +57,7 @@ def test_parallel_creations(host):
 
     assert_postfix_accepts(host)
     state = host.state()
-    names = sorted(name for name, _ in listed(state))
+    names = sorted(name for name, dummy in listed(state))
     assert names == [f"postfix-{a}" for a in ALIASES], state["postmulti_l"]
     assert all(line.split()[1:3] == ["par", "n"] for line in state["postmulti_l"][1:])
     entries = next(line for line in primary_n(state) if line.startswith("multi_instance_directories = ")).split(" = ")[1].split()

@@ -257,7 +257,7 @@ def run_steps(
         tasks.append(_pause(f"{index:02d}.done"))
     yaml_text = "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
 
-    oracle_states: list[Future] = [Future() for _ in steps]
+    oracle_states: list[Future] = [Future() for dummy in steps]
     written: dict[int, dict[str, str | None]] = {}
     with ThreadPoolExecutor(2) as pool:
         oracle_done = pool.submit(_oracle_chain, oracle, steps, oracle_states) if oracle is not None else None
@@ -534,7 +534,7 @@ def test_create_variants_and_placement(oracle, new_host):
 
     def order(*names):
         def check(_host, state):
-            assert [name for name, _ in listed(state)] == list(names)
+            assert [name for name, dummy in listed(state)] == list(names)
 
         return check
 
