@@ -1,0 +1,368 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""Drift: how a host differs from a declared multi-instance design (the multi_instance role's input).
+
+Read-only. For every declared instance it answers, without changing anything, whether
+``postfix_instance``, ``postfix_config``, each ``postfix_master`` entry and ``postfix_service``
+would have something to do, so that the role calls those modules only where they will act: a
+converged host then costs one module call, whatever the size of the design.
+
+The answers come from the modules' own pure planners - ``_planner.Planner`` (postfix_instance),
+``_configure.plan_config`` (postfix_config) and ``_configure.plan_master`` (postfix_master) -
+applied to the files as they are, so "in sync" means exactly "the module would report no change".
+Where a planner refuses the request (bad input, broken files, an instance that does not exist
+yet) the item is reported as differing: the module then runs and reports the problem, or acts.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import typing as t
+from dataclasses import dataclass, field
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import derive, same_directory
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import STATES, Desired, Planner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry, validate_instance_name
+
+PRIMARY = "-"
+
+
+class DriftFacts(t.Protocol):
+    """What the comparison reads from the host (``_host.LocalFacts`` satisfies it)."""
+
+    def defaults(self) -> dict[str, str]: ...
+
+    def read_text(self, path: str) -> str | None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+    def resolve(self, path: str) -> str: ...
+
+    def is_running(self, config_directory: str) -> bool: ...
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]: ...
+
+
+@dataclass
+class Declared:
+    """One entry of ``postfix_multi_instances`` after defaults."""
+
+    name: str
+    group: str | None = None
+    enabled: bool = True
+    state: str = "present"
+    config_directory: str | None = None
+    queue_directory: str | None = None
+    data_directory: str | None = None
+    position: str | None = None
+    before: str | None = None
+    before_group: str | None = None
+    parameters: dict[str, t.Any] = field(default_factory=dict)
+    absent_parameters: list[str] = field(default_factory=list)
+    exclusive: bool = False
+    master: list[dict[str, t.Any]] = field(default_factory=list)
+
+    def desired(self) -> Desired:
+        """The ``postfix_instance`` request the role makes for this entry."""
+        present = self.state == "present"
+        return Desired(
+            state=self.state,
+            name=self.name,
+            config_directory=self.config_directory,
+            queue_directory=self.queue_directory,
+            data_directory=self.data_directory,
+            group=self.group,
+            enabled=self.enabled if present else None,
+            position=self.position,
+            before=self.before,
+            before_group=self.before_group,
+            force=not present,
+        )
+
+    def call_args(self) -> dict[str, t.Any]:
+        """What the role passes to ``postfix_instance`` (None: omitted)."""
+        return {
+            "name": self.name,
+            "group": self.group,
+            "enabled": self.enabled,
+            "state": self.state,
+            "config_directory": self.config_directory,
+            "queue_directory": self.queue_directory,
+            "data_directory": self.data_directory,
+            "position": self.position,
+            "before": self.before,
+            "before_group": self.before_group,
+        }
+
+
+def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
+    """Validate the declared list: names given, valid and unique; directories unique."""
+    out: list[Declared] = []
+    seen: dict[str, int] = {}
+    dirs: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        where = f"postfix_multi_instances[{index}]"
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise PostfixMultiError(f"{where}: every declared instance needs a name (postfix-...)")
+        try:
+            validate_instance_name(name)
+        except PostfixMultiError as exc:
+            raise PostfixMultiError(f"{where}: {exc.msg}") from None
+        if name in seen:
+            raise PostfixMultiError(f"{where}: instance {name} is declared twice (also postfix_multi_instances[{seen[name]}])")
+        seen[name] = index
+        state = entry.get("state") or "present"
+        if state not in STATES:
+            raise PostfixMultiError(f"{where} ({name}): state must be one of {', '.join(STATES)}, not {state!r}")
+        declared = Declared(
+            name=name,
+            group=entry.get("group"),
+            enabled=True if entry.get("enabled") is None else bool(entry.get("enabled")),
+            state=state,
+            config_directory=entry.get("config_directory") or None,
+            queue_directory=entry.get("queue_directory") or None,
+            data_directory=entry.get("data_directory") or None,
+            position=entry.get("position") or None,
+            before=entry.get("before") or None,
+            before_group=entry.get("before_group") or None,
+            parameters=dict(entry.get("parameters") or {}),
+            absent_parameters=list(entry.get("absent_parameters") or []),
+            exclusive=bool(entry.get("exclusive")),
+            master=[dict(m) for m in entry.get("master") or []],
+        )
+        if declared.config_directory:
+            key = posixpath.normpath(declared.config_directory)
+            if key in dirs:
+                raise PostfixMultiError(f"{where} ({name}): config_directory {declared.config_directory} is also declared for {dirs[key]}")
+            dirs[key] = name
+        for pos, entry_m in enumerate(declared.master):
+            if not entry_m.get("service") or not entry_m.get("type"):
+                raise PostfixMultiError(f"{where} ({name}): master[{pos}] needs a service and a type")
+        out.append(declared)
+    return out
+
+
+# ----------------------------------------------------------------------------- main.cf, master.cf
+def parameter_changes(text: str | None, parameters: t.Mapping[str, t.Any], absent: t.Sequence[str], exclusive: bool) -> list[str]:
+    """Names ``postfix_config`` would change in this main.cf text ([] for none); ``["*"]`` when it
+    would not plan (missing file, or a request it refuses: it will run and say why)."""
+    if text is None:
+        return ["*"]
+    try:
+        plan = plan_config(MainCf.parse(text), parameters, absent, exclusive)
+    except (PostfixMultiError, MainCfError):
+        return ["*"]
+    return plan.changed_names if plan.changed else []
+
+
+def master_changes(text: str | None, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[int]:
+    """Indexes of the declared entries ``postfix_master`` would act on (or refuse), in order."""
+    if text is None:
+        return list(range(len(entries)))
+    out = []
+    for index, entry in enumerate(entries):
+        try:
+            changed = plan_master(MasterCf.parse(text), entry).changed
+        except (PostfixMultiError, MasterCfError):
+            changed = True
+        if changed:
+            out.append(index)
+    return out
+
+
+# ----------------------------------------------------------------------------- the whole host
+def _label(entry: t.Mapping[str, t.Any]) -> str:
+    return f"{entry['service']}/{entry['type']}"
+
+
+def compare(
+    facts: DriftFacts,
+    instances: t.Sequence[t.Mapping[str, t.Any]],
+    primary_parameters: t.Mapping[str, t.Any] | None = None,
+    primary_absent_parameters: t.Sequence[str] = (),
+    prune: bool = False,
+    start: bool = True,
+) -> dict[str, t.Any]:
+    """The drift of this host from the design, and the module calls that would remove it."""
+    declared = declared_from(instances)
+    reg = Registry.load(facts.defaults(), facts.read_text)
+    planner = Planner(reg, facts)
+    init_needed = not reg.initialised
+    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": []}
+    report: list[dict[str, t.Any]] = []
+
+    primary = reg.primary
+    primary_changes = parameter_changes(facts.read_text(primary.config_directory + "/main.cf"), primary_parameters or {}, primary_absent_parameters, False)
+    if primary_parameters or primary_absent_parameters:
+        if primary_changes:
+            actions["config"].append(_config_action(PRIMARY, primary_parameters or {}, primary_absent_parameters, False, primary_changes))
+    else:
+        primary_changes = []
+    primary_running = facts.is_running(primary.config_directory) if start else True
+    if start and not primary_running:
+        actions["start"].append({"instance": PRIMARY, "depends": False, "describe": "start the primary instance"})
+
+    for item in declared:
+        row = _compare_instance(facts, reg, planner, item, init_needed, actions, start)
+        report.append(row)
+
+    undeclared = [_undeclared(facts, inst) for inst in reg.secondaries if not any(_is_declared(reg, facts, inst, d) for d in declared)]
+    if prune:
+        actions["prune"] = [u["config_directory"] for u in undeclared]
+
+    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "prune", "start")))
+    return {
+        "changed": False,
+        "installed": True,
+        "in_sync": in_sync,
+        "initialised": not init_needed,
+        "primary": {
+            "config_directory": primary.config_directory,
+            "running": primary_running,
+            "parameters": primary_changes,
+        },
+        "instances": report,
+        "undeclared": undeclared,
+        "actions": actions,
+        "problems": list(reg.problems),
+        "summary": _summary(in_sync, init_needed, actions, undeclared),
+    }
+
+
+def _config_action(
+    instance: str, parameters: t.Mapping[str, t.Any], absent: t.Sequence[str], exclusive: bool, changes: list[str], depends: bool = False
+) -> dict[str, t.Any]:
+    names = changes if changes != ["*"] else sorted(set(parameters) | set(absent))
+    return {
+        "instance": instance,
+        "parameters": dict(parameters),
+        "absent": list(absent),
+        "exclusive": exclusive,
+        "changes": changes,
+        "depends": depends,
+        "describe": f"change main.cf of {'the primary instance' if instance == PRIMARY else instance}: {', '.join(names) or 'remove undeclared parameters'}",
+    }
+
+
+def _compare_instance(
+    facts: DriftFacts, reg: Registry, planner: Planner, item: Declared, init_needed: bool, actions: dict[str, t.Any], start: bool
+) -> dict[str, t.Any]:
+    current = _find(reg, facts, item)
+    lifecycle = "differs"
+    planned: dict[str, str] = {}  # files the postfix_instance call would write
+    if not init_needed:
+        try:
+            plan = planner.plan(item.desired())
+            lifecycle = "differs" if plan.changed else "in sync"
+            planned = {posixpath.basename(write.path): write.after for write in plan.instance_writes}
+        except PostfixMultiError as exc:
+            lifecycle = f"differs ({exc.msg})"
+    if lifecycle != "in sync":
+        call = item.call_args()
+        call["depends"] = init_needed
+        if item.state == "present":
+            call["describe"] = f"create or update instance {item.name} (group {item.group or '-'}, {'enabled' if item.enabled else 'disabled'})"
+        else:
+            call["describe"] = f"{'destroy' if item.state == 'absent' else 'deport'} instance {item.name}"
+        actions["instances"].append(call)
+    if item.state == "present" and current is not None and current.enabled and not item.enabled and facts.is_running(current.config_directory):
+        actions["stop"].append(item.name)
+
+    row: dict[str, t.Any] = {
+        "name": item.name,
+        "state": item.state,
+        "exists": current is not None,
+        "config_directory": current.config_directory if current else _config_directory(reg, item),
+        "lifecycle": lifecycle,
+        "parameters": [],
+        "master": [],
+        "running": None,
+    }
+    if item.state != "present":
+        return row
+    directory = row["config_directory"]
+    if item.parameters or item.absent_parameters or item.exclusive:
+        text = planned.get("main.cf") or facts.read_text(directory + "/main.cf")
+        changes = parameter_changes(text, item.parameters, item.absent_parameters, item.exclusive)
+        if current is None and not changes:
+            changes = ["*"]  # a new instance: postfix_instance writes main.cf first, then postfix_config runs
+        row["parameters"] = changes
+        if changes:
+            actions["config"].append(_config_action(item.name, item.parameters, item.absent_parameters, item.exclusive, changes, current is None))
+    if item.master:
+        if current is None:
+            indexes = list(range(len(item.master)))
+        else:
+            indexes = master_changes(planned.get("master.cf") or facts.read_text(directory + "/master.cf"), item.master)
+        row["master"] = [_label(item.master[i]) for i in indexes]
+        actions["master"].extend(
+            {
+                "instance": item.name,
+                "entry": item.master[i],
+                "depends": current is None,
+                "describe": f"{'remove' if item.master[i].get('state') == 'absent' else 'set'} master.cf entry {_label(item.master[i])} of {item.name}",
+            }
+            for i in indexes
+        )
+    if item.enabled:
+        row["running"] = facts.is_running(current.config_directory) if current is not None else False
+        if start and not row["running"]:
+            actions["start"].append({"instance": item.name, "depends": current is None, "describe": f"start {item.name}"})
+    return row
+
+
+def _find(reg: Registry, facts: DriftFacts, item: Declared) -> Instance | None:
+    """The registered instance a declared entry names (its directory first, else its name)."""
+    if item.config_directory:
+        return reg.by_directory(item.config_directory, facts.resolve)
+    found = reg.by_name(item.name)
+    return None if found is None or found.primary else found
+
+
+def _config_directory(reg: Registry, item: Declared) -> str:
+    """Where a declared instance that is not registered has (or gets) its configuration."""
+    if item.config_directory:
+        return posixpath.normpath(item.config_directory)
+    return derive(reg.primary_directory, item.name, "config_directory")
+
+
+def _is_declared(reg: Registry, facts: DriftFacts, inst: Instance, item: Declared) -> bool:
+    if item.config_directory:
+        return same_directory(inst.config_directory, item.config_directory, facts.resolve)
+    return inst.name == item.name
+
+
+def _undeclared(facts: DriftFacts, inst: Instance) -> dict[str, t.Any]:
+    return {
+        "name": inst.name,
+        "group": inst.group,
+        "enabled": inst.enabled,
+        "config_directory": inst.config_directory,
+        "running": facts.is_running(inst.config_directory),
+    }
+
+
+def _summary(in_sync: bool, init_needed: bool, actions: t.Mapping[str, t.Any], undeclared: list[dict[str, t.Any]]) -> list[str]:
+    if in_sync:
+        lines = ["in sync"]
+    else:
+        lines = ["turn on multi-instance management"] if init_needed else []
+        lines += [f"stop {name} before disabling it" for name in actions["stop"]]
+        lines += [a["describe"] for key in ("instances", "config", "master") for a in actions[key]]
+        lines += [f"deport (not declared): {d}" for d in actions["prune"]]
+        lines += [a["describe"] for a in actions["start"]]
+    if undeclared and not actions["prune"]:
+        lines.append("not declared, left alone: " + ", ".join(u["name"] or u["config_directory"] for u in undeclared))
+    return lines

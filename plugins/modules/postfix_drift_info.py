@@ -1,0 +1,372 @@
+#!/usr/bin/python
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_drift_info
+short_description: Compare a host with a declared Postfix multi-instance design, and list what differs
+version_added: 1.0.0
+description:
+  - Compares the Postfix instances of the managed host with a declared design - the variables of the
+    C(mailops.postfix_multi.multi_instance) role - and lists what differs and the module calls that would remove the difference. Never changes anything.
+  - "Per declared instance: whether M(mailops.postfix_multi.postfix_instance) would create, import, update, deport or
+    destroy it (answered by that module's own planner), which C(main.cf) parameters differ, which C(master.cf) entries
+    differ, and whether it runs. Instances that are registered but not declared are listed too."
+  - The multi_instance role calls it first on every host and then calls the other modules only for what it lists, so a
+    host that already matches the design costs one module call. Use it on its own to report drift across a fleet.
+  - The comparison never reports "in sync" for something a module would change. Where it cannot be certain (a value
+    type it does not compare, O(instances[].exclusive=true), a configuration file with errors, a request the instance
+    planner refuses), it reports the item as differing, and the module that acts on it decides.
+  - A host without Postfix is reported with RV(installed=false) and nothing else.
+author:
+  - mailops.postfix_multi maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.postfix_multi._attributes
+  - mailops.postfix_multi._attributes.idempotent
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module never changes anything, so it runs the same way in check mode.
+  diff_mode:
+    support: none
+    details:
+      - The module never changes anything.
+  idempotent:
+    support: full
+options:
+  instances:
+    description:
+      - The declared secondary instances, as the role's C(postfix_multi_instances).
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.0.0
+    suboptions:
+      name:
+        description: Instance name, starting with V(postfix-).
+        type: str
+        required: true
+      group:
+        description: Instance group; omit to leave it alone, V('') to clear it.
+        type: str
+      enabled:
+        description: Whether the instance should be enabled (and running, see O(start)).
+        type: bool
+        default: true
+      state:
+        description: V(present), V(absent) (destroyed) or V(deported).
+        type: str
+        choices: [present, absent, deported]
+        default: present
+      config_directory:
+        description: Configuration directory; default the sibling of the primary's named after O(instances[].name).
+        type: path
+      queue_directory:
+        description: Queue directory of a new instance.
+        type: path
+      data_directory:
+        description: Data directory of a new instance.
+        type: path
+      position:
+        description: Where a new instance goes in the start order.
+        type: str
+        choices: [first, last]
+      before:
+        description: Put a new instance just before this secondary instance.
+        type: str
+      before_group:
+        description: Put a new instance just before the first instance of this group.
+        type: str
+      parameters:
+        description: C(main.cf) parameters, as M(mailops.postfix_multi.postfix_config) takes them.
+        type: dict
+        default: {}
+      absent_parameters:
+        description: C(main.cf) parameters that must not be set.
+        type: list
+        elements: str
+        default: []
+      exclusive:
+        description: Whether every other parameter is to be removed; always reported as differing.
+        type: bool
+        default: false
+      master:
+        description: C(master.cf) entries, as M(mailops.postfix_multi.postfix_master) takes them.
+        type: list
+        elements: dict
+        default: []
+  primary_parameters:
+    description: C(main.cf) parameters of the primary instance.
+    type: dict
+    default: {}
+    version_added: 1.0.0
+  primary_absent_parameters:
+    description: C(main.cf) parameters the primary instance must not set.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.0.0
+  prune:
+    description:
+      - Whether registered instances that are not declared should go (listed in RV(actions.prune)).
+      - They are listed in RV(undeclared) either way.
+    type: bool
+    default: false
+    version_added: 1.0.0
+  start:
+    description:
+      - Whether the primary and the declared enabled instances should run (those that do not are listed in RV(actions.start)).
+    type: bool
+    default: true
+    version_added: 1.0.0
+requirements:
+  - Postfix 2.6 or later on the managed host. The module runs C(postconf -d) and, per instance it checks, C(postfix -c DIR status).
+notes:
+  - Instances are matched to declared entries by O(instances[].config_directory) when given, else by name.
+  - O(instances[].position), O(instances[].before) and O(instances[].before_group) only place new instances; an
+    existing instance in another place is not reported.
+seealso:
+  - module: mailops.postfix_multi.postfix_instance
+  - module: mailops.postfix_multi.postfix_instance_info
+  - module: mailops.postfix_multi.postfix_config
+  - module: mailops.postfix_multi.postfix_master
+"""
+
+EXAMPLES = r"""
+---
+- name: Report how each host differs from the design
+  mailops.postfix_multi.postfix_drift_info:
+    instances:
+      - name: postfix-out
+        group: mta
+        parameters:
+          inet_interfaces: 192.0.2.25
+          myhostname: out.example.com
+        absent_parameters: [master_service_disable]
+  register: drift
+
+- name: Show it
+  ansible.builtin.debug:
+    var: drift.summary
+"""
+
+RETURN = r"""
+installed:
+  description: Whether Postfix is installed (C(postconf) found). When false, the module returns nothing else but RV(in_sync).
+  returned: always
+  type: bool
+  sample: true
+in_sync:
+  description: Whether the host matches the design (no action listed in RV(actions)).
+  returned: always
+  type: bool
+  sample: false
+initialised:
+  description: Whether multi-instance management is turned on (C(postmulti -e init)).
+  returned: when Postfix is installed
+  type: bool
+  sample: true
+primary:
+  description: The primary instance.
+  returned: when Postfix is installed
+  type: dict
+  contains:
+    config_directory:
+      description: Its configuration directory.
+      type: str
+      sample: /etc/postfix
+    running:
+      description: Whether it runs (V(true) when O(start=false); not checked then).
+      type: bool
+      sample: true
+    parameters:
+      description: Names of the declared parameters that differ (V(*) when the comparison cannot tell).
+      type: list
+      elements: str
+      sample: [inet_interfaces]
+instances:
+  description: One entry per declared instance, in declared order.
+  returned: when Postfix is installed
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Instance name.
+      type: str
+      sample: postfix-out
+    state:
+      description: The declared state.
+      type: str
+      sample: present
+    exists:
+      description: Whether the instance is registered now.
+      type: bool
+      sample: true
+    config_directory:
+      description: Its configuration directory (where a new instance would be created).
+      type: str
+      sample: /etc/postfix-out
+    lifecycle:
+      description: V(in sync), or V(differs) with the planner's reason when it refused the request.
+      type: str
+      sample: in sync
+    parameters:
+      description: Names of the parameters that differ; V(*) when the comparison cannot tell.
+      type: list
+      elements: str
+      sample: [myhostname]
+    master:
+      description: The C(master.cf) entries that differ, as V(service/type).
+      type: list
+      elements: str
+      sample: [submission/inet]
+    running:
+      description: Whether it runs; null when that is not asked (not enabled, not present).
+      type: bool
+      sample: false
+undeclared:
+  description: Registered secondary instances that are not declared.
+  returned: when Postfix is installed
+  type: list
+  elements: dict
+  sample:
+    - name: postfix-old
+      group: null
+      enabled: false
+      config_directory: /etc/postfix-old
+      running: false
+actions:
+  description: The module calls that would bring the host to the design, in the order the role makes them.
+  returned: when Postfix is installed
+  type: dict
+  contains:
+    init:
+      description: Whether M(mailops.postfix_multi.postfix_multi_init) has something to do.
+      type: bool
+    stop:
+      description: Instances to stop before they are disabled.
+      type: list
+      elements: str
+    instances:
+      description: Declared entries (with null for options not given) that M(mailops.postfix_multi.postfix_instance) would act on.
+      type: list
+      elements: dict
+    config:
+      description:
+        - C(main.cf) changes, one per instance (V(-) is the primary), with V(instance), V(parameters), V(absent),
+          V(exclusive) and V(changes) (the names that differ).
+      type: list
+      elements: dict
+    master:
+      description: C(master.cf) entries to set or remove, each with V(instance) and the declared V(entry).
+      type: list
+      elements: dict
+    prune:
+      description: Configuration directories of undeclared instances to stop, disable and deport (with O(prune=true)).
+      type: list
+      elements: str
+    start:
+      description: Instances (V(-) is the primary) that should run but do not, each with V(instance) and V(exists).
+      type: list
+      elements: dict
+  sample:
+    init: false
+    stop: []
+    instances: []
+    config:
+      - instance: postfix-out
+        parameters: {myhostname: out.example.com}
+        absent: []
+        exclusive: false
+        changes: [myhostname]
+    master: []
+    prune: []
+    start: []
+summary:
+  description: What differs, one line per item, for humans.
+  returned: always
+  type: list
+  elements: str
+  sample: ["main.cf of postfix-out: myhostname"]
+problems:
+  description: Problems found while reading the instance list.
+  returned: when Postfix is installed
+  type: list
+  elements: str
+  sample: []
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import compare
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+
+
+def _strip_none(entry: dict) -> dict:
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "instances": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "group": {"type": "str"},
+                    "enabled": {"type": "bool", "default": True},
+                    "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
+                    "config_directory": {"type": "path"},
+                    "queue_directory": {"type": "path"},
+                    "data_directory": {"type": "path"},
+                    "position": {"type": "str", "choices": ["first", "last"]},
+                    "before": {"type": "str"},
+                    "before_group": {"type": "str"},
+                    "parameters": {"type": "dict", "default": {}},
+                    "absent_parameters": {"type": "list", "elements": "str", "default": []},
+                    "exclusive": {"type": "bool", "default": False},
+                    "master": {"type": "list", "elements": "dict", "default": []},
+                },
+            },
+            "primary_parameters": {"type": "dict", "default": {}},
+            "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
+            "prune": {"type": "bool", "default": False},
+            "start": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        find_postfix_command("postconf")
+    except PostfixMultiError:
+        module.exit_json(changed=False, installed=False, in_sync=False, summary=["Postfix is not installed"])
+    instances = []
+    for entry in module.params["instances"]:
+        entry = dict(entry)
+        entry["master"] = [_strip_none(m) for m in entry["master"]]
+        instances.append(entry)
+    try:
+        result = compare(
+            LocalFacts(),
+            instances,
+            primary_parameters=module.params["primary_parameters"],
+            primary_absent_parameters=module.params["primary_absent_parameters"],
+            prune=module.params["prune"],
+            start=module.params["start"],
+        )
+    except PostfixMultiError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
