@@ -17,9 +17,9 @@ description:
     differ, and whether it runs. Instances that are registered but not declared are listed too."
   - The multi_instance role calls it first on every host and then calls the other modules only for what it lists, so a
     host that already matches the design costs one module call. Use it on its own to report drift across a fleet.
-  - The comparison never reports "in sync" for something a module would change. Where it cannot be certain (a value
-    type it does not compare, O(instances[].exclusive=true), a configuration file with errors, a request the instance
-    planner refuses), it reports the item as differing, and the module that acts on it decides.
+  - The answers come from the planners of those modules applied to the files as they are, so "in sync" means that the
+    module would report no change. Where a planner refuses (bad input, a configuration file with errors, an instance
+    that does not exist yet), the item is reported as differing, and the module that acts on it reports the problem.
   - A host without Postfix is reported with RV(installed=false) and nothing else.
 author:
   - mailops.postfix_multi maintainers (@mailops)
@@ -91,7 +91,7 @@ options:
         elements: str
         default: []
       exclusive:
-        description: Whether every other parameter is to be removed; always reported as differing.
+        description: Whether every other parameter is to be removed (as M(mailops.postfix_multi.postfix_config) does).
         type: bool
         default: false
       master:
