@@ -109,7 +109,7 @@ def master_cf_texts(draw: st.DrawFn, valid: bool = False) -> str:
     lines: list[str] = []
     if not valid and draw(st.integers(0, 20)) == 0:
         lines.append("  orphan continuation")
-    for _ in range(draw(st.integers(0, 6))):
+    for _entry in range(draw(st.integers(0, 6))):
         for _noise in range(draw(st.integers(0, 2))):
             lines.append(draw(_NOISE))
         entry = draw(entry_texts(valid=valid))

@@ -55,7 +55,7 @@ class MasterPostconf(Postconf):
         past = time.time() - 10
         os.utime(self.master_cf, (past, past))
 
-    def show(self, fold: bool = False) -> tuple[int, str, str]:
+    def show_master(self, fold: bool = False) -> tuple[int, str, str]:
         self._age()
         proc = self._run(["-Mf" if fold else "-M"], read=True)
         return proc.returncode, proc.stdout, proc.stderr
@@ -86,7 +86,7 @@ def _check_read(postconf: MasterPostconf, text: str) -> MasterCf:
     """postconf -M and -Mf against MasterCf.show(); fatal and warning parity."""
     cf = MasterCf.parse(text)
     postconf.write_master(text)
-    rc, out, err = postconf.show()
+    rc, out, err = postconf.show_master()
     errors = cf.errors()
     if errors:
         assert rc == 1, f"postconf accepted what we call fatal: {errors}\n{out}"
@@ -103,7 +103,7 @@ def _check_read(postconf: MasterPostconf, text: str) -> MasterCf:
     ours = [_printable(w.split(": ", 1)[1]) for w in cf.warnings() if "logical line must not start" not in w]
     assert ours == _syntax_warnings(err)
     assert len(_ORPHAN_WARNING.findall(err)) == sum("logical line must not start" in w for w in cf.warnings())
-    rc, folded, err = postconf.show(fold=True)
+    rc, folded, err = postconf.show_master(fold=True)
     assert rc == 0, err
     assert folded == cf.show(fold=True)
     return cf
@@ -128,14 +128,14 @@ def test_read_cases(postconf: MasterPostconf, text: str, shown: str) -> None:
 def test_warning_cases(postconf: MasterPostconf, text: str, warning: str) -> None:
     _check_read(postconf, text)
     postconf.write_master(text)
-    assert _syntax_warnings(postconf.show()[2]) == [warning]
+    assert _syntax_warnings(postconf.show_master()[2]) == [warning]
 
 
 @pytest.mark.parametrize(("text", "message"), ERROR_CASES)
 def test_error_cases(postconf: MasterPostconf, text: str, message: str) -> None:
     _check_read(postconf, text)
     postconf.write_master(text)
-    rc, _out, err = postconf.show()
+    rc, _out, err = postconf.show_master()
     assert rc == 1
     detail = message.split(": ", 1)[1] if message.startswith("line ") else message
     assert detail in err
@@ -159,7 +159,7 @@ def test_postconf_drops_the_braces_of_the_first_non_option_argument(postconf: Ma
     assert MasterCf.parse(theirs).entries()[0].command == ("cmd", "x", "y", "-o", "z")  # ... and the meaning with them
     ours = MasterCf.parse("").set(entry).render()
     postconf.write_master(ours)
-    assert postconf.show()[1] == entry.show()  # postconf reads ours back as the entry we meant
+    assert postconf.show_master()[1] == entry.show()  # postconf reads ours back as the entry we meant
     assert MasterCf.parse(ours).entries() == [entry]
 
 
