@@ -33,7 +33,9 @@ allocated under a lock so that concurrent runs get different blocks), and its
 primary main.cf gets "inet_interfaces = 127.0.N.1" (and "myhostname =
 NAME.lab.example"): a primary left at Debian's "inet_interfaces = loopback-only"
 would bind every address on lo, other clones' included. Instances created in
-the clone must likewise bind only addresses of the clone's own block.
+the clone must likewise bind only addresses of the clone's own block. Its
+resolv.conf names 127.0.0.1 as nameserver, so that Postfix's lookups of SMTP
+clients' names do not leave the machine.
 
 Fleets: "up COUNT --prefix P" makes clones P1..PCOUNT with addresses and writes
 an inventory whose hosts carry "lab_addresses"; "down --prefix P" destroys them.
@@ -590,6 +592,13 @@ def _add_addresses(name: str, meta: dict, count: int) -> None:
         for address in meta["addresses"]:
             run(["ip", "addr", "add", f"{address}/32", "dev", "lo"])
     root = Path(meta["root"])
+    # Postfix looks up every SMTP client's name (smtpd) and, in a clone, would ask the machine's
+    # nameserver: a fleet clone's resolver is the loopback address instead (nothing answers there),
+    # so that its SMTP traffic never leaves 127.0.0.0/8. The primary's chroot jail has its own copy.
+    for resolv in (root / "etc/resolv.conf", root / "var/spool/postfix/etc/resolv.conf"):
+        if resolv.parent.is_dir():
+            resolv.unlink(missing_ok=True)
+            resolv.write_text("# tools/lab: fleet hosts resolve nothing (no traffic off 127.0.0.0/8)\nnameserver 127.0.0.1\n")
     settings = (f"inet_interfaces = {meta['addresses'][0]}", f"myhostname = {name}.lab.example")
     run(["chroot", str(root), "postconf", "-e", *settings], env=chroot_env())
     # as in build(): an old mtime spares the next postconf its "file just changed" wait

@@ -62,6 +62,10 @@ def test_up_gives_each_host_its_own_block_and_down_removes_it(prefix, tmp_path):
         assert f"\ninet_interfaces = 127.0.{n}.1\n" in main_cf
         assert "loopback-only" not in main_cf
         assert f"\nmyhostname = {meta['name']}.lab.example\n" in main_cf
+        # no DNS query leaves the machine: the host's and the primary's chroot jail's resolver is 127.0.0.1
+        for resolv in ("etc/resolv.conf", "var/spool/postfix/etc/resolv.conf"):
+            text = (lab.host_dir(meta["name"]) / "root" / resolv).read_text()
+            assert [line for line in text.splitlines() if line.startswith("nameserver")] == ["nameserver 127.0.0.1"]
 
     text = inventory.read_text()
     assert "    fleet:\n" in text
