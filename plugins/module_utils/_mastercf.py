@@ -1,12 +1,9 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 # This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
 # Do not use it from other collections or roles.
-
-# The coding line above is required by the collection's file header convention.
-# ruff: noqa: UP009
 
 """Lossless reader and editor for Postfix ``master.cf`` text.
 

@@ -62,7 +62,7 @@ class MasterPostconf(Postconf):
 
     def edit_master(self, args: list[str]) -> tuple[int, str, str]:
         self._age()
-        proc = self._run(args, read=False)
+        proc = self._run(args, read=True)  # postconf -M edits read main.cf too: age it as well
         return proc.returncode, self.read_master(), proc.stderr
 
 
