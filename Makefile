@@ -7,6 +7,12 @@
 #   make sanity       ansible-test sanity on a copy of the collection under .build/sanity
 #   make units        pytest tests/unit
 #   make integration  pytest tests/integration (needs root; skipped while it has no test files)
+#   make docs         antsibull-docs lint of plugin/role/extra docs, then the docsite built to HTML
+#                     (.build/docs/build/html), failing on any warning
+#   make release      ansible-galaxy collection build (.build/release/*.tar.gz), its contents,
+#                     galaxy-importer on it, and the installed tarball run from a clean collections path
+#   make core217      tests/unit and one integration smoke test on ansible-core 2.17 (.venv-2.17)
+#   make changelog    regenerate CHANGELOG.md (a preview of the coming release, see tools/changelog-preview)
 #   make lock         regenerate requirements/test-$(CORE).txt from requirements/test-$(CORE).in
 #
 # Each target fails on the first error. `make test` runs them in this order and ends
@@ -42,9 +48,29 @@ GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSIO
 PIP_NOISE := is ignored: it is neither a file nor a directory
 RUFF_PATHS = $(wildcard plugins tests tools benchmarks)
 PYTEST_ARGS ?=
-GATES := lint sanity units integration
+GATES := lint sanity units integration docs release core217
+
+# Documentation and release tools (antsibull-docs, Sphinx, galaxy-importer) have their own venv:
+# galaxy-importer pins attrs<24, which the test toolchain cannot share.
+REL_VENV := .venv-release
+REL_REQS := requirements/release-$(CORE).txt
+REL_STAMP := $(REL_VENV)/.installed-$(shell sha256sum $(REL_REQS) | cut -c1-16)
+REL_BIN := $(CURDIR)/$(REL_VENV)/bin
+# The oldest ansible-core we support (meta/runtime.yml requires_ansible), in a second venv.
+CORE_MIN := 2.17
+MIN_VENV := .venv-$(CORE_MIN)
+MIN_REQS := requirements/test-$(CORE_MIN).txt
+MIN_STAMP := $(MIN_VENV)/.installed-$(shell sha256sum $(MIN_REQS) | cut -c1-16)
+# The smoke test core217 runs with that venv's ansible (the harness uses the one next to sys.executable).
+MIN_SMOKE := tests/integration/test_core_smoke.py
+# A copy of the collection as git sees it, with the coming release's changelog prepared (docs, changelog).
+STAGE_ROOT := .build/stage
+STAGE := $(STAGE_ROOT)/ansible_collections/mailops/postfix_multi
+VERSION = $(shell sed -n 's/^version:[[:space:]]*//p' galaxy.yml)
+TARBALL = .build/release/mailops-postfix_multi-$(VERSION).tar.gz
 
 .PHONY: test deps venv collection-link lint sanity units integration lock
+.PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217
 
 test: deps venv
 	@summary=(); \
@@ -130,6 +156,59 @@ integration: venv collection-link
 	    echo "integration: SKIPPED - tests/integration has no test files (test_*.py) yet; nothing was run"; \
 	    echo "tests/integration has no test files yet" > .build/integration.skipped; \
 	fi
+
+venv-release: $(REL_STAMP)
+
+$(REL_STAMP): $(REL_REQS)
+	rm -rf $(REL_VENV)
+	$(PYTHON) -m venv $(REL_VENV)
+	$(REL_BIN)/python -m pip install --quiet --disable-pip-version-check -r $(REL_REQS) 2>&1 | { grep -v -e "$(PIP_NOISE)" || true; }
+	$(REL_BIN)/python -m pip check
+	touch $@
+
+venv-$(CORE_MIN): $(MIN_STAMP)
+
+$(MIN_STAMP): $(MIN_REQS)
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(MIN_REQS) 2>&1 | { grep -v -e "$(PIP_NOISE)" || true; }
+	$(MIN_VENV)/bin/python -m pip check
+	touch $@
+
+stage: venv-release
+	rm -rf $(STAGE_ROOT)
+	mkdir -p $(STAGE)
+	git ls-files -z --cached --others --exclude-standard \
+	    | rsync -a --from0 --files-from=- --ignore-missing-args ./ $(STAGE)/
+	@# antsibull-changelog lists the collection's files with git (vcs: auto); inside this repo's
+	@# ignored .build/ it would find none, and no plugin: give the copy a repository of its own.
+	git -C $(STAGE) init -q
+	PATH=$(REL_BIN):$$PATH tools/changelog-preview $(STAGE)
+
+changelog: stage
+	cp $(STAGE)/CHANGELOG.md CHANGELOG.md
+	@echo "changelog: CHANGELOG.md regenerated; commit it"
+
+docs: venv-release collection-link stage
+	@# plugin, role and extra docs (docs/docsite/) and the references between them, as in the repo
+	PATH=$(REL_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=False \
+	    antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
+	PATH=$(REL_BIN):$$PATH tools/docsite $(STAGE_ROOT) .build/docs
+
+release: venv venv-release collection-link stage
+	rm -rf .build/release
+	mkdir -p .build/release
+	ansible-galaxy collection build --output-path .build/release .
+	@# A fragment added without `make changelog` only makes the repository's preview stale: say so.
+	@cmp -s CHANGELOG.md $(STAGE)/CHANGELOG.md \
+	    || echo "release: NOTE - CHANGELOG.md is behind changelogs/fragments: run 'make changelog' and commit it"
+	PATH=$(REL_BIN):$$PATH tools/galaxy-import $(TARBALL) .build/release/importer
+	MAILOPS_RELEASE_TARBALL=$(CURDIR)/$(TARBALL) pytest tests/release $(PYTEST_ARGS)
+
+core217: venv-$(CORE_MIN) collection-link
+	$(MIN_VENV)/bin/python -c 'import ansible.release as r; print("core217: ansible-core", r.__version__)'
+	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest tests/unit -n 2 $(PYTEST_ARGS)
+	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest $(MIN_SMOKE) $(PYTEST_ARGS)
 
 # Regenerate the complete pinned set from the top-level pins (needs the package index).
 lock:
