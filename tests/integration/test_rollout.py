@@ -1,7 +1,8 @@
 # Copyright: mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""playbooks/rollout.yml on a lab fleet: a broken host in the middle batch stops the rollout there.
+"""playbooks/rollout.yml on a lab fleet: a broken host in the middle batch stops the rollout there;
+playbooks/decommission.yml on the host that was rolled out.
 
 Three fresh lab hosts (tools/lab fleet clones with loopback addresses of their own), the demo
 design (extensions/demo/vars/design.yml), serial 1. The second host's Postfix configuration is
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
 import socket
 import subprocess
 import time
@@ -33,15 +35,15 @@ def banner(address: str, port: int = 25) -> str:
         return sock.recv(200).decode(errors="replace")
 
 
-def rollout(workdir: Path, inventory: Path, *extra: str) -> labhost.AnsibleRun:
-    """ansible-playbook mailops.postfix_multi.rollout against the fleet inventory."""
+def rollout(workdir: Path, inventory: Path, *extra: str, playbook: str = "mailops.postfix_multi.rollout") -> labhost.AnsibleRun:
+    """ansible-playbook PLAYBOOK (with the demo design) against the fleet inventory."""
     workdir.mkdir(parents=True, exist_ok=True)
     results = workdir / "results.jsonl"
     argv = [
         labhost.ansible_bin("ansible-playbook"),
         "-i",
         str(inventory),
-        "mailops.postfix_multi.rollout",
+        playbook,
         "-e",
         f"@{DESIGN}",
         *extra,
@@ -66,29 +68,37 @@ def rollout(workdir: Path, inventory: Path, *extra: str) -> labhost.AnsibleRun:
     return run
 
 
-@pytest.fixture
-def fleet(lab_base, tmp_path):
-    """Three fresh hosts rollN-1..3 with 9 addresses each, and their inventory; stopped and destroyed afterwards."""
+def playbook(name: str, workdir: Path, inventory: Path, *extra: str) -> labhost.AnsibleRun:
+    """ansible-playbook mailops.postfix_multi.NAME against the fleet inventory (group lab)."""
+    return rollout(workdir, inventory, "-e", "postfix_multi_hosts=lab", *extra, playbook=f"mailops.postfix_multi.{name}")
+
+
+@pytest.fixture(scope="module")
+def fleet(lab_base, tmp_path_factory):
+    """Three fresh hosts rollN-1..3 with 9 addresses each, the second one broken, rolled out with
+    serial 1; yields (hosts, inventory, the run, the states of hosts 2 and 3 before it).
+    Every Postfix is stopped and the hosts destroyed afterwards."""
+    tmp = tmp_path_factory.mktemp("fleet")
     prefix = f"roll{os.getpid()}-"
     names = lab.up(3, prefix, owner_pid=os.getpid())
-    inventory = tmp_path / "inventory.yml"
+    inventory = tmp / "inventory.yml"
     inventory.write_text(lab.inventory_yaml(names))
-    hosts = [labhost.Host(name, lab.host_dir(name) / "root", tmp_path / name) for name in names]
+    hosts = [labhost.Host(name, lab.host_dir(name) / "root", tmp / name) for name in names]
     try:
-        yield hosts, inventory
+        broken = hosts[1]
+        # break the second host: postconf writes this, only "postfix check" (and the daemons) refuse it
+        broken.run("postconf", "-e", "default_process_limit = many")
+        before = {host.name: host.state() for host in hosts[1:]}
+        run = playbook("rollout", tmp / "rollout", inventory, "-e", "postfix_multi_rollout_serial=1")
+        yield hosts, inventory, run, before
     finally:
         for host in hosts:  # stop the masters cleanly first; destroy kills whatever is left
             host.run("postmulti", "-p", "stop", check=False)
         lab.down(prefix)
 
 
-def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet, tmp_path):
-    (first, broken, last), inventory = fleet
-    # break the second host: postconf writes this, only "postfix check" (and the daemons) refuse it
-    broken.run("postconf", "-e", "default_process_limit = many")
-    before = {host.name: host.state() for host in (broken, last)}
-
-    run = rollout(tmp_path / "rollout", inventory, "-e", "postfix_multi_hosts=lab", "-e", "postfix_multi_rollout_serial=1")
+def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet):
+    (first, broken, last), _inventory, run, before = fleet
     out = run.stdout
 
     # the rollout failed, at the second host's pre-flight check, with a message that says so
@@ -105,9 +115,8 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet, tmp_path):
     assert [r["status"] for r in gate] == ["ok"]
     listed = [line.split()[0] for line in first.run("postmulti", "-l").stdout.splitlines()]
     assert listed == ["-", *DECLARED]
-    addresses = [f"127.0.{lab_subnet(first)}.{n}" for n in (1, 3, 2, 4)]
-    for address, name in zip(addresses, ["", "out.", "mx.", "submit."]):
-        assert banner(address).startswith(f"220 {name}{first.name}.lab.example ESMTP"), address
+    for n, name in ((1, ""), (3, "out."), (2, "mx."), (4, "submit.")):
+        assert banner(address(first, n)).startswith(f"220 {name}{first.name}.lab.example ESMTP"), n
 
     # the broken host and the host after it are exactly as they were
     assert broken.state() == before[broken.name]
@@ -116,5 +125,47 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet, tmp_path):
     assert lab.pids_inside(last.root) == [] and lab.pids_inside(broken.root) == []
 
 
-def lab_subnet(host: labhost.Host) -> int:
-    return json.loads((host.root.parent / "host.json").read_text())["subnet"]
+def test_decommission_drains_or_refuses(fleet, tmp_path):
+    """On the rolled-out first host: mail waiting in postfix-out keeps it; postfix-sub (empty) goes."""
+    (first, _broken, _last), inventory, _run, _before = fleet
+    limit = ("--limit", first.name)
+    # mail for <host>.example: postfix-mx relays it to postfix-out, whose smarthost does not answer
+    with smtplib.SMTP(address(first, 2), 25, timeout=10) as smtp:
+        smtp.sendmail(f"sender@{first.name}.example", [f"user@{first.name}.example"], "Subject: decommission test\n\nhello\n")
+    deadline = time.monotonic() + 30
+    while "1 Request" not in first.run("postqueue", "-c", "/etc/postfix-out", "-p").stdout:
+        assert time.monotonic() < deadline, first.run("postqueue", "-c", "/etc/postfix-out", "-p").stdout
+        time.sleep(0.5)
+
+    kept = playbook(
+        "decommission",
+        tmp_path / "out",
+        inventory,
+        *limit,
+        "-e",
+        "postfix_multi_decommission_instance=postfix-out",
+        "-e",
+        "postfix_multi_decommission_timeout=4",
+        "-e",
+        "postfix_multi_decommission_poll=2",
+    )
+    assert kept.rc != 0, kept.explain()
+    assert f"postfix-out on {first.name} still holds 1 message(s) after 4 s" in kept.stdout, kept.explain()
+    assert "NOT destroyed" in kept.stdout
+    assert "postfix-out" in first.run("postmulti", "-l").stdout
+    assert "1 Request" in first.run("postqueue", "-c", "/etc/postfix-out", "-p").stdout
+    # it no longer accepts SMTP, but still runs (and keeps trying to deliver)
+    assert first.run("postconf", "-c", "/etc/postfix-out", "-h", "master_service_disable").stdout.strip() == "inet"
+    assert first.run("postfix", "-c", "/etc/postfix-out", "status", check=False).returncode == 0
+    with pytest.raises(OSError):
+        banner(address(first, 3))
+
+    gone = playbook("decommission", tmp_path / "sub", inventory, *limit, "-e", "postfix_multi_decommission_instance=postfix-sub")
+    assert gone.rc == 0, gone.explain()
+    assert [line.split()[0] for line in first.run("postmulti", "-l").stdout.splitlines()] == ["-", "postfix-out", "postfix-mx"]
+    assert not first.path("/etc/postfix-sub").exists()
+
+
+def address(host: labhost.Host, n: int) -> str:
+    """The host's n-th lab address (127.0.N.n)."""
+    return json.loads((host.root.parent / "host.json").read_text())["addresses"][n - 1]
