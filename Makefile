@@ -13,6 +13,9 @@
 #                     galaxy-importer on it, and the installed tarball run from a clean collections path
 #   make core217      tests/unit and one integration smoke test on ansible-core 2.17 (.venv-2.17)
 #   make changelog    regenerate CHANGELOG.md (a preview of the coming release, see tools/changelog-preview)
+#   make molecule     the Molecule scenarios in extensions/molecule on throw-away lab hosts (needs root)
+#   make demo         a lab of 3 hosts, the example design rolled out, the status table (needs root)
+#   make demo-clean   stop and remove the demo lab
 #   make lock         regenerate requirements/test-$(CORE).txt from requirements/test-$(CORE).in
 #
 # Each target fails on the first error. `make test` runs them in this order and ends
@@ -48,7 +51,7 @@ GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSIO
 PIP_NOISE := is ignored: it is neither a file nor a directory
 RUFF_PATHS = $(wildcard plugins tests tools benchmarks)
 PYTEST_ARGS ?=
-GATES := lint sanity units integration docs release core217
+GATES := lint sanity units integration docs release core217 molecule
 
 # Documentation and release tools (antsibull-docs, Sphinx, galaxy-importer) have their own venv:
 # galaxy-importer pins attrs<24, which the test toolchain cannot share.
@@ -70,7 +73,14 @@ VERSION = $(shell sed -n 's/^version:[[:space:]]*//p' galaxy.yml)
 TARBALL = .build/release/mailops-postfix_multi-$(VERSION).tar.gz
 
 .PHONY: test deps venv collection-link lint sanity units integration lock
-.PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217
+.PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217 molecule demo demo-clean
+
+# Ansible runs outside pytest (molecule, demo) find this collection through the .build link and
+# community.general (the chroot connection of the lab hosts) in the venv.
+SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ANSIBLE_RUN_ENV = ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS):$(SITE_PACKAGES) ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=False
+DEMO := .build/demo
+DEMO_HOSTS := 3
 
 test: deps venv
 	@summary=(); \
@@ -119,7 +129,8 @@ lint: venv collection-link
 	@# mypy names files by their path through the .build symlink; print them repo-relative.
 	mypy | sed 's#^$(LINK)/##'
 	yamllint --strict .
-	ansible-lint --profile production --nocolor
+	@# ansible-lint's syntax check resolves the collection's own modules and roles through the link.
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ansible-lint --profile production --nocolor
 	antsibull-changelog lint
 
 sanity: venv
@@ -209,6 +220,24 @@ core217: venv-$(CORE_MIN) collection-link
 	$(MIN_VENV)/bin/python -c 'import ansible.release as r; print("core217: ansible-core", r.__version__)'
 	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest tests/unit -n 2 $(PYTEST_ARGS)
 	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest $(MIN_SMOKE) $(PYTEST_ARGS)
+
+# The Molecule scenarios (extensions/molecule/*): lab hosts made and removed by each scenario.
+molecule: venv collection-link
+	cd extensions && $(ANSIBLE_RUN_ENV) molecule test --all
+
+# The main job in one command: 3 lab hosts, the example design rolled out, the status table.
+demo: deps venv collection-link
+	tools/lab up $(DEMO_HOSTS) --prefix demo --inventory $(DEMO)/inventory/hosts.yml
+	$(ANSIBLE_RUN_ENV) ansible-playbook -i $(DEMO)/inventory -e @extensions/demo/vars/design.yml mailops.postfix_multi.rollout
+	$(ANSIBLE_RUN_ENV) ansible-playbook -i $(DEMO)/inventory -e @extensions/demo/vars/design.yml \
+	    -e postfix_multi_status_report=$(CURDIR)/$(DEMO)/status mailops.postfix_multi.status > $(DEMO)/status.log
+	@echo; cat $(DEMO)/status.md
+	@echo; echo "demo: reports in $(DEMO)/status.md and $(DEMO)/status.html; inventory $(DEMO)/inventory; remove with make demo-clean"
+
+demo-clean:
+	@# tools/lab down stops what runs in the hosts (SIGTERM, as "postfix stop" does) and removes their addresses
+	tools/lab down --prefix demo
+	rm -rf $(DEMO)
 
 # Regenerate the complete pinned set from the top-level pins (needs the package index).
 lock:
