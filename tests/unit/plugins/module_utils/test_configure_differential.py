@@ -16,7 +16,7 @@ import typing as t
 import pytest
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, render_value
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, normalize_whitespace
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_maincf import KNOWN_NAMES, realistic_main_cf, simple_values
 from test_maincf_differential import POSTCONF, Postconf
@@ -54,6 +54,9 @@ def cases(draw: st.DrawFn) -> tuple[str, str, t.Any]:
         value: t.Any = draw(st.sampled_from(["\t", "  ", " \t "])).join(words) if draw(st.booleans()) else current + " "
     else:
         value = draw(_values)
+        # a value that refers to its own parameter ($myhostname in myhostname) is a macro loop
+        # that postconf refuses to print: not a comparison this test can make
+        assume(f"${name}" not in str(value) and f"${{{name}}}" not in str(value))
     return text, name, value
 
 
