@@ -154,7 +154,7 @@ sanity: venv
 
 units: venv collection-link
 	@[ -d tests/unit ] || { echo "units: FAILED - tests/unit does not exist"; exit 1; }
-	pytest tests/unit $(PYTEST_ARGS) || { rc=$$?; \
+	pytest tests/unit -n 2 $(PYTEST_ARGS) || { rc=$$?; \
 	    if [ $$rc -eq 5 ]; then echo "units: FAILED - pytest collected no tests in tests/unit"; fi; exit $$rc; }
 
 integration: venv collection-link
