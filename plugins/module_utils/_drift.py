@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import posixpath
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master
@@ -34,6 +35,8 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner imp
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry, validate_instance_name
 
 PRIMARY = "-"
+# "postfix status" runs for this many instances at a time (it mostly waits for postfix-script).
+STATUS_WORKERS = 8
 
 
 class DriftFacts(t.Protocol):
@@ -198,6 +201,7 @@ def compare(
     """The drift of this host from the design, and the module calls that would remove it."""
     declared = declared_from(instances)
     reg = Registry.load(facts.defaults(), facts.read_text)
+    facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
     planner = Planner(reg, facts)
     init_needed = not reg.initialised
     actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": []}
@@ -239,6 +243,39 @@ def compare(
         "problems": list(reg.problems),
         "summary": _summary(in_sync, init_needed, actions, undeclared),
     }
+
+
+class _RunningOnce:
+    """The facts, with every instance's ``postfix status`` asked once and all at the same time."""
+
+    def __init__(self, facts: DriftFacts, directories: t.Sequence[str]) -> None:
+        self._facts = facts
+        unique = list(dict.fromkeys(directories))
+        with ThreadPoolExecutor(max_workers=max(1, min(STATUS_WORKERS, len(unique)))) as pool:
+            self._running = dict(zip(unique, pool.map(facts.is_running, unique)))
+
+    def is_running(self, config_directory: str) -> bool:
+        if config_directory not in self._running:
+            self._running[config_directory] = self._facts.is_running(config_directory)
+        return self._running[config_directory]
+
+    def defaults(self) -> dict[str, str]:
+        return self._facts.defaults()
+
+    def read_text(self, path: str) -> str | None:
+        return self._facts.read_text(path)
+
+    def exists(self, path: str) -> bool:
+        return self._facts.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self._facts.is_dir(path)
+
+    def resolve(self, path: str) -> str:
+        return self._facts.resolve(path)
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        return self._facts.queue_counts(queue_directory)
 
 
 def _config_action(
