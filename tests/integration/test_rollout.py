@@ -24,6 +24,7 @@ from pathlib import Path
 
 import labhost
 import pytest
+import yaml
 
 lab = labhost.lab
 DESIGN = labhost.REPO / "extensions" / "demo" / "vars" / "design.yml"
@@ -123,6 +124,49 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet):
     assert last.state() == before[last.name]
     assert "multi_instance_enable" not in last.read("/etc/postfix/main.cf")
     assert lab.pids_inside(last.root) == [] and lab.pids_inside(broken.root) == []
+
+
+def test_health_gate_reads_what_the_design_leaves_open_and_fails_on_silence(fleet, tmp_path):
+    """On the rolled-out first host: the gate reads listen addresses the design does not give, and
+    stops the rollout when an instance does not answer where the design says it listens."""
+    (first, _broken, _last), inventory, _run, _before = fleet
+    limit = ("--limit", first.name)
+
+    # the design no longer says whether the primary listens: the gate asks the host
+    opened = playbook("rollout", tmp_path / "open", inventory, *limit, "-e", '{"postfix_multi_primary_absent_parameters": []}')
+    assert opened.rc == 0, opened.explain()
+    read = [r for r in opened.records if r["task"] == "Health gate - read the listen addresses the design does not give"]
+    assert [r["status"] for r in read] == ["ok"]
+    assert read[0]["result"]["stdout_lines"] == [f"/etc/postfix /etc/postfix {address(first, 1)}"]
+    assert not [r for r in opened.records if r["status"] == "changed"]
+
+    # postfix-mx moves to another address, but nothing reloads or restarts it: it does not answer there
+    design = yaml.safe_load(DESIGN.read_text())
+    moved = [dict(inst) for inst in design["postfix_multi_instances"]]
+    moved[1] = {**moved[1], "parameters": {**moved[1]["parameters"], "inet_interfaces": "{{ lab_addresses[6] }}"}}
+    override = tmp_path / "moved.json"
+    override.write_text(json.dumps({"postfix_multi_instances": moved}))
+    silent = playbook(
+        "rollout",
+        tmp_path / "silent",
+        inventory,
+        *limit,
+        "-e",
+        f"@{override}",
+        "-e",
+        "postfix_multi_apply_changes=false",
+        "-e",
+        "postfix_multi_rollout_health_timeout=3",
+    )
+    assert silent.rc != 0, silent.explain()
+    assert f'Health gate failed on {first.name}: no "220" SMTP banner within 3 s from postfix-mx /etc/postfix-mx {address(first, 7)}' in silent.stdout
+
+    # the design again: postfix-mx is restarted on its address (inet_interfaces needs a restart)
+    back = playbook("rollout", tmp_path / "back", inventory, *limit)
+    assert back.rc == 0, back.explain()
+    restarted = [r for r in back.records if r["task"].endswith("Restart the changed Postfix instances that need a restart")]
+    assert [item["item"] for r in restarted for item in r["result"]["results"]] == ["postfix-mx"]
+    assert banner(address(first, 2)).startswith(f"220 mx.{first.name}.lab.example ESMTP")
 
 
 def test_decommission_drains_or_refuses(fleet, tmp_path):
