@@ -1,0 +1,112 @@
+# Copyright: mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The multi_instance role's life-cycle paths on one lab host: disable a running instance, destroy one,
+prune an undeclared one, add a new one; and a host without Postfix.
+
+(The main path - create, configure, start, check mode, idempotence - runs in the Molecule
+scenarios and tests/integration/test_rollout.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import labhost
+import pytest
+
+lab = labhost.lab
+ROLE = "mailops.postfix_multi.multi_instance"
+
+
+def converge(host: labhost.Host, design: dict, check: bool = False) -> tuple[int, list[dict]]:
+    """The role with DESIGN (as play vars) on this host; ``--check --diff`` with check=True."""
+    play = [{"name": "Converge", "hosts": "lab", "gather_facts": False, "vars": design, "roles": [{"role": ROLE}]}]
+    return host.playbook(json.dumps(play), extra_args=["--check", "--diff"] if check else ["--diff"])
+
+
+def result(records: list[dict]) -> dict:
+    facts = [r for r in records if r["task"].endswith("Record what the role changed")]
+    return facts[-1]["result"]["ansible_facts"]["postfix_multi_result"]
+
+
+def listing(host: labhost.Host) -> list[tuple[str, str]]:
+    return [(line.split()[0], line.split()[2]) for line in host.run("postmulti", "-l").stdout.splitlines()]
+
+
+def running(host: labhost.Host, config_directory: str) -> bool:
+    return host.run("postfix", "-c", config_directory, "status", check=False).returncode == 0
+
+
+@pytest.fixture
+def fleet_host(lab_base, tmp_path):
+    """A fresh lab host with 3 loopback addresses of its own (its primary listens on the first)."""
+    name = f"mi{os.getpid()}"
+    root = lab.clone(name, owner_pid=os.getpid(), addresses=3)
+    host = labhost.Host(name, root, tmp_path / name)
+    try:
+        yield host
+    finally:
+        host.run("postmulti", "-p", "stop", check=False)
+        for directory in ("/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c", "/etc/postfix-d"):
+            host.run("postfix", "-c", directory, "stop", check=False)  # disabled ones too
+        lab.destroy(name)
+
+
+def instance(name: str, **more) -> dict:
+    # no listener: postmulti's master_service_disable = inet stays; the instance still runs
+    return {"name": name, "group": "test", "parameters": {"myhostname": f"{name}.example"}, **more}
+
+
+def test_disable_destroy_prune_and_add(fleet_host):
+    host = fleet_host
+    first = {"postfix_multi_instances": [instance("postfix-a"), instance("postfix-b"), instance("postfix-c")]}
+    rc, records = converge(host, first)
+    assert rc == 0, host.last_run.explain()
+    assert listing(host) == [("-", "y"), ("postfix-a", "y"), ("postfix-b", "y"), ("postfix-c", "y")]
+    assert all(running(host, f"/etc/postfix-{x}") for x in "abc")
+    assert result(records)["changed"] is True
+
+    second = {
+        "postfix_multi_instances": [
+            instance("postfix-a", enabled=False),  # running: stopped first, then disabled
+            {"name": "postfix-b", "state": "absent"},  # running: stopped and destroyed
+            instance("postfix-d", enabled=False),  # new, disabled: created, not started
+        ],
+        "postfix_multi_prune": True,  # postfix-c is no longer declared: stopped, disabled, deported
+    }
+    rc, records = converge(host, second, check=True)
+    assert rc == 0, host.last_run.explain()
+    preview = result(records)
+    assert preview["changed"] is True
+    assert "stop postfix-a before disabling it" in preview["drift"]
+    assert "destroy instance postfix-b" in preview["drift"]
+    assert "deport (not declared): /etc/postfix-c" in preview["drift"]
+    assert listing(host) == [("-", "y"), ("postfix-a", "y"), ("postfix-b", "y"), ("postfix-c", "y")]  # check mode changed nothing
+
+    rc, records = converge(host, second)
+    assert rc == 0, host.last_run.explain()
+    assert listing(host) == [("-", "y"), ("postfix-a", "n"), ("postfix-d", "n")]
+    assert not running(host, "/etc/postfix-a") and not running(host, "/etc/postfix-c") and not running(host, "/etc/postfix-d")
+    assert not host.path("/etc/postfix-b").exists()
+    assert host.path("/etc/postfix-c/main.cf").exists()  # deported, not destroyed
+    assert "/etc/postfix-c" in host.run("postconf", "-h", "alternate_config_directories").stdout
+    assert running(host, "/etc/postfix")
+
+    for check in (True, False):
+        rc, records = converge(host, second, check=check)
+        assert rc == 0, host.last_run.explain()
+        assert result(records) == {"changed": False, "in_sync": True, "drift": ["in sync"]}
+        assert not [r for r in records if r["status"] == "changed"]
+
+
+def test_a_host_without_postfix(fleet_host):
+    host = fleet_host
+    host.run("mv", "/usr/sbin/postconf", "/usr/sbin/postconf.away")
+    rc, records = converge(host, {"postfix_multi_install": False, "postfix_multi_instances": [instance("postfix-a")]})
+    assert rc != 0
+    drift = [r for r in records if r["task"].endswith("Compare the host with the declared Postfix instances")]
+    assert drift[0]["result"]["installed"] is False
+    failed = [r for r in records if r["status"] == "failed"]
+    assert f"Postfix is not installed on {host.name} and postfix_multi_install is false" in failed[0]["result"]["msg"]
