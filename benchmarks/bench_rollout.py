@@ -7,10 +7,14 @@ Run through benchmarks/rollout (as root). For each pipelining setting it makes a
 (tools/lab up: HOSTS hosts, each with INSTANCES instances of PARAMETERS main.cf parameters and
 one master.cf entry), then measures:
 
-  baseline     a playbook that gathers nothing and runs one ``ping`` per host and instance
   converge     mailops.postfix_multi.rollout on the fresh fleet (all hosts in one batch)
-  no-op        the same rollout again (median of --repeat runs)
-  role no-op   only the multi_instance role (no pre-flight, no health gate), median
+  baseline     a playbook that gathers nothing and runs one ``ping`` per host and instance
+  no-op        the same rollout again
+  role no-op   only the multi_instance role (no pre-flight, no health gate)
+
+The last three run in turn, --repeat rounds, so that they share the machine's load; the table gives
+medians and the median of the per-round ratios no-op / baseline (the machine may be busy with
+other work: compare ratios, not seconds, across runs).
 
 and finally, with pipelining on, converges the fleet with --scale-parameters parameters per
 instance and repeats the no-op runs, to show that a no-op run does not grow with the number of
@@ -188,7 +192,7 @@ def run(workdir: Path, inventory: Path, design_file: Path, playbook: str, pipeli
         ANSIBLE_RETRY_FILES_ENABLED="False",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR),
-        ANSIBLE_CALLBACKS_ENABLED="lab_results",
+        ANSIBLE_CALLBACKS_ENABLED="lab_results,ansible.posix.profile_tasks",
         LAB_RESULTS_FILE=str(results),
     )
     (workdir / "ansible.cfg").write_text("# empty: configured through the environment\n")
@@ -207,12 +211,13 @@ def run(workdir: Path, inventory: Path, design_file: Path, playbook: str, pipeli
     }
 
 
-def row(label: str, pipelining: bool, results: list[dict]) -> str:
+def row(label: str, pipelining: bool, results: list[dict], baseline: list[dict] | None = None) -> str:
     seconds = statistics.median(r["seconds"] for r in results)
     calls = sorted({n for r in results for n in r["calls"].values()})
     per_host = str(calls[0]) if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
     runs = f" (median of {len(results)})" if len(results) > 1 else ""
-    return f"| {label} | {'on' if pipelining else 'off'} | {seconds:.1f}{runs} | {per_host} | {results[-1]['changed']} |"
+    ratio = f"{statistics.median(r['seconds'] / b['seconds'] for r, b in zip(results, baseline)):.2f}" if baseline else ""
+    return f"| {label} | {'on' if pipelining else 'off'} | {seconds:.1f}{runs} | {ratio} | {per_host} | {results[-1]['changed']} |"
 
 
 def main() -> int:
@@ -234,8 +239,8 @@ def main() -> int:
         f"Rollout benchmark: {args.hosts} hosts x {args.instances} instances x {args.parameters} parameters (+1 master.cf entry each), "
         f"ansible-core via {sys.executable}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         "",
-        "| run | pipelining | wall s | module invocations per host | changed results |",
-        "|---|---|---|---|---|",
+        "| run | pipelining | wall s | x baseline | module invocations per host | changed results |",
+        "|---|---|---|---|---|---|",
     ]
     try:
         for pipelining in (True, False):
@@ -248,25 +253,31 @@ def main() -> int:
             (work / "ping.yml").write_text(PING)
             (work / "role.yml").write_text(ROLE)
             tag = "on" if pipelining else "off"
-            base = [run(work / f"ping-{tag}-{i}", inventory, design_file, str(work / "ping.yml"), pipelining) for i in range(args.repeat)]
-            lines.append(row("baseline: ping per host and instance", pipelining, base))
             first = run(work / f"converge-{tag}", inventory, design_file, "mailops.postfix_multi.rollout", pipelining)
+            base, noop, role = [], [], []
+            for i in range(args.repeat):
+                base.append(run(work / f"ping-{tag}-{i}", inventory, design_file, str(work / "ping.yml"), pipelining))
+                noop.append(run(work / f"noop-{tag}-{i}", inventory, design_file, "mailops.postfix_multi.rollout", pipelining))
+                role.append(run(work / f"role-{tag}-{i}", inventory, design_file, str(work / "role.yml"), pipelining))
+            lines.append(row("baseline: ping per host and instance", pipelining, base))
             lines.append(row(f"rollout, first converge ({args.parameters} parameters)", pipelining, [first]))
-            noop = [run(work / f"noop-{tag}-{i}", inventory, design_file, "mailops.postfix_multi.rollout", pipelining) for i in range(args.repeat)]
-            lines.append(row(f"rollout, no-op re-run ({args.parameters} parameters)", pipelining, noop))
-            role = [run(work / f"role-{tag}-{i}", inventory, design_file, str(work / "role.yml"), pipelining) for i in range(args.repeat)]
-            lines.append(row(f"role alone, no-op ({args.parameters} parameters)", pipelining, role))
+            lines.append(row(f"rollout, no-op re-run ({args.parameters} parameters)", pipelining, noop, base))
+            lines.append(row(f"role alone, no-op ({args.parameters} parameters)", pipelining, role, base))
             print("\n".join(lines[-4:]), flush=True)
             if pipelining and args.scale_parameters:
                 big = work / f"design-{args.scale_parameters}.yml"
                 big.write_text(json.dumps(design(args.instances, args.scale_parameters), indent=1))
                 grown = run(work / "converge-big", inventory, big, "mailops.postfix_multi.rollout", pipelining)
+                base, noop, role = [], [], []
+                for i in range(args.repeat):
+                    base.append(run(work / f"ping-big-{i}", inventory, big, str(work / "ping.yml"), pipelining))
+                    noop.append(run(work / f"noop-big-{i}", inventory, big, "mailops.postfix_multi.rollout", pipelining))
+                    role.append(run(work / f"role-big-{i}", inventory, big, str(work / "role.yml"), pipelining))
                 lines.append(row(f"rollout, converge to {args.scale_parameters} parameters", pipelining, [grown]))
-                noop = [run(work / f"noop-big-{i}", inventory, big, "mailops.postfix_multi.rollout", pipelining) for i in range(args.repeat)]
-                lines.append(row(f"rollout, no-op re-run ({args.scale_parameters} parameters)", pipelining, noop))
-                role = [run(work / f"role-big-{i}", inventory, big, str(work / "role.yml"), pipelining) for i in range(args.repeat)]
-                lines.append(row(f"role alone, no-op ({args.scale_parameters} parameters)", pipelining, role))
-                print("\n".join(lines[-3:]), flush=True)
+                lines.append(row("baseline again", pipelining, base))
+                lines.append(row(f"rollout, no-op re-run ({args.scale_parameters} parameters)", pipelining, noop, base))
+                lines.append(row(f"role alone, no-op ({args.scale_parameters} parameters)", pipelining, role, base))
+                print("\n".join(lines[-4:]), flush=True)
             if not args.keep:
                 for name in names:
                     subprocess.run(["chroot", str(lab.host_dir(name) / "root"), "postmulti", "-p", "stop"], capture_output=True, check=False)
