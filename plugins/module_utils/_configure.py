@@ -27,6 +27,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, normalize_whitespace, validate_name, validate_value
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import BOOL_FIELDS, MasterCf, MasterCfError, MasterEntry, split_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import SHARED_PARAMETERS
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
 
@@ -46,21 +47,7 @@ IDENTITY_PARAMETERS = (
 
 # The installation parameters postmulti copies (or comments out) when it creates an instance,
 # shared by every instance of the host.
-SHARED_INSTALLATION_PARAMETERS = (
-    "command_directory",
-    "daemon_directory",
-    "meta_directory",
-    "mail_owner",
-    "setgid_group",
-    "sendmail_path",
-    "mailq_path",
-    "newaliases_path",
-    "html_directory",
-    "manpage_directory",
-    "sample_directory",
-    "readme_directory",
-    "shlib_directory",
-)
+SHARED_INSTALLATION_PARAMETERS = SHARED_PARAMETERS
 
 # Never removed by exclusive=true (besides every name starting with multi_instance_). The
 # other settings postmulti writes into a new instance (authorized_submit_users = and

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import Facts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import derive, same_directory
@@ -39,22 +40,10 @@ PRIMARY = "-"
 STATUS_WORKERS = 8
 
 
-class DriftFacts(t.Protocol):
+class DriftFacts(Facts, t.Protocol):
     """What the comparison reads from the host (``_host.LocalFacts`` satisfies it)."""
 
     def defaults(self) -> dict[str, str]: ...
-
-    def read_text(self, path: str) -> str | None: ...
-
-    def exists(self, path: str) -> bool: ...
-
-    def is_dir(self, path: str) -> bool: ...
-
-    def resolve(self, path: str) -> str: ...
-
-    def is_running(self, config_directory: str) -> bool: ...
-
-    def queue_counts(self, queue_directory: str) -> dict[str, int]: ...
 
 
 @dataclass
