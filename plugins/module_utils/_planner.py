@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import Facts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, expand
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
     clean_directory,
     derive,
@@ -138,21 +138,8 @@ class Planner:
         self.facts = facts
 
     # ------------------------------------------------------------ helpers
-    def _lookup_primary(self) -> t.Callable[[str], str | None]:
-        cf = self.reg.primary_cf
-        defaults = self.reg.defaults
-
-        def lookup(name: str) -> str | None:
-            if name == "config_directory":
-                return self.reg.primary_directory
-            value = cf.raw(name)
-            return value if value is not None else defaults.get(name)
-
-        return lookup
-
     def primary_value(self, name: str) -> str:
-        lookup = self._lookup_primary()
-        return expand(lookup(name) or "", lookup)
+        return self.reg.primary_value(name)
 
     def _require_init(self) -> None:
         problem = self.reg.init_problem()
@@ -197,7 +184,7 @@ class Planner:
         value = self.reg.primary_cf.raw("multi_instance_enable")
         if value is None:
             return False
-        return parse_bool(expand(value, self._lookup_primary()), f"{inst.config_directory}/main.cf")
+        return parse_bool(self.reg.primary_value("multi_instance_enable"), f"{inst.config_directory}/main.cf")
 
     def _instance_cf(self, inst: Instance) -> tuple[str, MainCf]:
         path = f"{inst.config_directory}/main.cf"
