@@ -12,7 +12,7 @@ connection.
 
 Layout
   cache (MAILOPS_LAB_CACHE, default /var/cache/mailops-lab):
-    .lock                  flock serialising builds
+    .lock-<suite>          flock serialising the builds of one release
     base-<suite>-<key>/    one finished base: root/ (the tree), build.json
     .tmp-<key>-<pid>/      a build in progress (renamed into place when complete,
                            removed by the next build if the builder died)
@@ -64,10 +64,16 @@ from pathlib import Path
 # ----------------------------------------------------------------------------
 # Recipe of the base root. Changing anything here changes the cache key.
 # ----------------------------------------------------------------------------
-RECIPE_VERSION = 1
-SUITE = "bookworm"
+RECIPE_VERSION = 2
+# The Debian releases a lab host can run (MAILOPS_LAB_RELEASE picks the default):
+# codename -> (Debian version, Postfix series it ships).
+RELEASES = {"bullseye": ("11", "3.5"), "bookworm": ("12", "3.7"), "trixie": ("13", "3.10")}
+DEFAULT_RELEASE = "bookworm"
 VARIANT = "minbase"
-PACKAGES = ("postfix", "python3")
+# systemd, systemd-sysv and openssh-server make the same base bootable (boot=True hosts:
+# systemd-nspawn --boot, reached over ssh); chroot clones never start them. dbus serves
+# systemd-logind, which the ssh sessions' PAM stack registers with.
+PACKAGES = ("postfix", "python3", "systemd", "systemd-sysv", "openssh-server", "dbus", "libpam-systemd")
 DEBCONF = (
     "postfix postfix/main_mailer_type select Local only",
     "postfix postfix/mailname string lab.example",
@@ -82,6 +88,8 @@ MAIN_CF = (
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 DEFAULT_CACHE = "/var/cache/mailops-lab"
+# The suite whose archive URI the machine's apt sources name (the same archive serves the others).
+MACHINE_SUITE = "bookworm"
 # Loopback blocks 127.0.N.0/24 handed to clones made with addresses; 127.0.0.x stays free
 # for whatever else runs on this machine (the integration tests listen on 127.0.0.1-3).
 SUBNETS = range(1, 255)
@@ -110,10 +118,23 @@ def hosts_dir() -> Path:
     return lab_dir() / "hosts"
 
 
-def recipe() -> dict:
+def default_release() -> str:
+    """The release of hosts made without one: MAILOPS_LAB_RELEASE, else bookworm."""
+    return check_release(os.environ.get("MAILOPS_LAB_RELEASE") or DEFAULT_RELEASE)
+
+
+def check_release(release: str | None) -> str:
+    if release is None:
+        return default_release()
+    if release not in RELEASES:
+        raise LabError(f"unknown release {release!r}: one of {', '.join(RELEASES)}")
+    return release
+
+
+def recipe(release: str | None = None) -> dict:
     return {
         "recipe_version": RECIPE_VERSION,
-        "suite": SUITE,
+        "suite": check_release(release),
         "variant": VARIANT,
         "packages": sorted(PACKAGES),
         "debconf": list(DEBCONF),
@@ -122,18 +143,19 @@ def recipe() -> dict:
     }
 
 
-def base_key() -> str:
-    blob = json.dumps(recipe(), sort_keys=True).encode()
+def base_key(release: str | None = None) -> str:
+    blob = json.dumps(recipe(release), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def base_dir() -> Path:
-    return cache_dir() / f"base-{SUITE}-{base_key()}"
+def base_dir(release: str | None = None) -> Path:
+    release = check_release(release)
+    return cache_dir() / f"base-{release}-{base_key(release)}"
 
 
-def base_root() -> Path:
-    """Root tree of the base for the current recipe (may not exist yet)."""
-    return base_dir() / "root"
+def base_root(release: str | None = None) -> Path:
+    """Root tree of the base of a release for the current recipe (may not exist yet)."""
+    return base_dir(release) / "root"
 
 
 def require_root() -> None:
@@ -199,7 +221,8 @@ def chroot_env(extra: dict | None = None) -> dict:
 
 
 def mirror_uri() -> str:
-    """The Debian archive URI this machine's apt uses (never hard-coded)."""
+    """The Debian archive URI this machine's apt uses (never hard-coded); it serves
+    every release of RELEASES."""
     override = os.environ.get("MAILOPS_LAB_MIRROR")
     if override:
         return override
@@ -213,7 +236,7 @@ def mirror_uri() -> str:
                 key, _sep, value = line.partition(":")
                 fields[key.strip().lower()] = value.strip()
             suites = fields.get("suites", "").split()
-            if "deb" in fields.get("types", "").split() and SUITE in suites and fields.get("uris"):
+            if "deb" in fields.get("types", "").split() and MACHINE_SUITE in suites and fields.get("uris"):
                 return fields["uris"].split()[0]
     legacy = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]
     for path in legacy:
@@ -221,9 +244,9 @@ def mirror_uri() -> str:
             continue
         for line in path.read_text().splitlines():
             words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
-            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+            if len(words) >= 3 and words[0] == "deb" and words[2] == MACHINE_SUITE:
                 return words[1]
-    raise LabError(f"no 'deb ... {SUITE}' source found in /etc/apt; set MAILOPS_LAB_MIRROR")
+    raise LabError(f"no 'deb ... {MACHINE_SUITE}' source found in /etc/apt; set MAILOPS_LAB_MIRROR")
 
 
 # ----------------------------------------------------------------------------
@@ -317,19 +340,19 @@ def _chroot(root: Path, *argv: str, env: dict | None = None) -> subprocess.Compl
     return run(["chroot", str(root), *argv], env=chroot_env(env), pgid_file=root.parent / ".pgids")
 
 
-def _build_into(root: Path, mirror: str) -> dict:
+def _build_into(root: Path, mirror: str, release: str) -> dict:
     timings = {}
     t0 = time.monotonic()
-    log(f"debootstrap --variant={VARIANT} {SUITE} (mirror from apt sources)")
+    log(f"debootstrap --variant={VARIANT} {release} (mirror from apt sources)")
     pgids = root.parent / ".pgids"
-    run(["debootstrap", f"--variant={VARIANT}", SUITE, str(root), mirror], env={**os.environ, "LC_ALL": "C"}, pgid_file=pgids)
+    run(["debootstrap", f"--variant={VARIANT}", release, str(root), mirror], env={**os.environ, "LC_ALL": "C"}, pgid_file=pgids)
     timings["debootstrap"] = round(time.monotonic() - t0, 1)
 
     # nothing may start a service inside the lab roots, ever
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\n# tools/lab: never start services in a lab root\nexit 101\n")
     policy.chmod(0o755)
-    (root / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} main\n")
+    (root / "etc/apt/sources.list").write_text(f"deb {mirror} {release} main\n")
     shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
     (root / "etc/hostname").write_text("lab\n")
     with tempfile.NamedTemporaryFile("w", dir=root / "tmp", delete=False, suffix=".preseed") as fh:
@@ -359,7 +382,10 @@ def _build_into(root: Path, mirror: str) -> dict:
     _chroot(root, "postconf", "-e", *MAIN_CF)
     # What Debian's postfix@.service ExecStartPre does for the primary: copy
     # resolver/NSS files into the queue's chroot jail so "postfix start" works.
-    _chroot(root, "/usr/lib/postfix/configure-instance.sh", "-")
+    # (Debian 11 and 12; Debian 13's units run "postfix start", which copies them itself.)
+    template = next((d / "postfix@.service" for d in (root / "lib/systemd/system", root / "usr/lib/systemd/system") if (d / "postfix@.service").exists()), None)
+    if template is not None and "configure-instance.sh" in template.read_text():
+        _chroot(root, "/usr/lib/postfix/configure-instance.sh", "-")
     _chroot(root, "postfix", "check")
     _chroot(root, "postmulti", "-l")
     version = _chroot(root, "postconf", "-h", "mail_version").stdout.strip()
@@ -398,30 +424,38 @@ def _kill_recorded(build_dir: Path) -> None:
     time.sleep(0.2)
 
 
-def build(force: bool = False) -> Path:
-    """Build the base root for the current recipe unless it is cached."""
+def build(force: bool = False, release: str | None = None) -> Path:
+    """Build the base root of a release for the current recipe unless it is cached."""
     require_root()
+    release = check_release(release)
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    final = base_dir()
-    with open(cache / ".lock", "w", encoding="utf-8") as lock:
+    final = base_dir(release)
+    # one lock per release: the releases build in parallel, each at most once
+    with open(cache / f".lock-{release}", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if final.is_dir() and not force:
             log(f"base is cached: {final / 'root'}")
             return final / "root"
         # leftovers of builds that died (we hold the lock: nobody else builds)
-        for stale in cache.glob(".tmp-*"):
+        for stale in cache.glob(f".tmp-{base_key(release)}-*"):
             log(f"removing unfinished build {stale}")
             _kill_recorded(stale)
             kill_inside(stale, cwd=True)
             umount_all(stale)
             remove_tree(stale)
         started = time.monotonic()
-        tmp = cache / f".tmp-{base_key()}-{os.getpid()}"
+        tmp = cache / f".tmp-{base_key(release)}-{os.getpid()}"
         tmp.mkdir()
         try:
-            info = _build_into(tmp / "root", mirror_uri())
-            info.update(recipe=recipe(), key=base_key(), seconds=round(time.monotonic() - started, 1), built=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            info = _build_into(tmp / "root", mirror_uri(), release)
+            info.update(
+                recipe=recipe(release),
+                key=base_key(release),
+                release=release,
+                seconds=round(time.monotonic() - started, 1),
+                built=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            )
             (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")
             (tmp / ".pgids").unlink(missing_ok=True)
             if final.exists():  # --force: move the old one out of the way first
@@ -443,9 +477,10 @@ def build(force: bool = False) -> Path:
 def prune() -> list[Path]:
     """Remove cached bases of other recipes that no clone uses any more."""
     used = {str(Path(meta.get("lowerdir", "")).parent) for meta in _all_meta()}
+    current = {base_dir(release) for release in RELEASES}
     removed = []
     for other in cache_dir().glob("base-*"):
-        if other != base_dir() and str(other) not in used:
+        if other not in current and str(other) not in used:
             remove_tree(other)
             removed.append(other)
     return removed
@@ -475,8 +510,8 @@ def _all_meta() -> list[dict]:
     return result
 
 
-def clone(name: str, owner_pid: int | None = None, source: str | None = None, addresses: int = 0) -> Path:
-    """Mount a fresh copy-on-write clone of the base; return its root path.
+def clone(name: str, owner_pid: int | None = None, source: str | None = None, addresses: int = 0, release: str | None = None, boot: bool = False) -> Path:
+    """Mount a fresh copy-on-write clone of the base of ``release``; return its root path.
 
     With source=OTHER the clone starts as a copy of clone OTHER instead (its
     overlay upper directory is copied; OTHER should be quiescent meanwhile).
@@ -484,11 +519,18 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None, ad
     With addresses=K (1..254) the clone gets its own loopback block: the
     addresses 127.0.N.1 .. 127.0.N.K are added to "lo" (removed by destroy),
     recorded in host.json, and its primary main.cf listens on 127.0.N.1 only.
+
+    With boot=True (needs addresses) the clone is a booted host: systemd-nspawn
+    --boot runs it with systemd as PID 1 and sshd on its first address (see boot()),
+    instead of the /proc and devpts mounts of a chroot clone.
     """
     if not 0 <= addresses <= MAX_ADDRESSES:
         raise LabError(f"addresses must be between 0 and {MAX_ADDRESSES}, not {addresses}")
+    if boot and not addresses:
+        raise LabError("a booted host needs addresses of its own (sshd listens on the first)")
     require_root()
-    lower = base_root()
+    release = check_release(release)
+    lower = base_root(release)
     src_upper = None
     if source is not None:
         try:
@@ -496,9 +538,10 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None, ad
         except (OSError, ValueError):
             raise LabError(f"no such host to copy: {source!r}") from None
         lower = Path(src_meta["lowerdir"])
+        release = src_meta.get("release") or DEFAULT_RELEASE
         src_upper = host_dir(source) / "upper"
     if not lower.is_dir():
-        raise LabError(f"no base root at {lower}: run 'tools/lab build' first")
+        raise LabError(f"no base root at {lower}: run 'tools/lab build --release {release}' first")
     hdir = host_dir(name)
     hosts_dir().mkdir(parents=True, exist_ok=True)
     try:
@@ -517,6 +560,8 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None, ad
         "mounts": [],
         "subnet": None,
         "addresses": [],
+        "release": release,
+        "boot": boot,
     }
     try:
         for d in (root, upper, work):
@@ -527,6 +572,12 @@ def clone(name: str, owner_pid: int | None = None, source: str | None = None, ad
             run(["cp", "-a", "--", f"{src_upper}/.", str(upper)])
         run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(root)])
         meta["mounts"].append(str(root))
+        if boot:
+            _write_meta(name, meta)
+            _add_addresses(name, meta, addresses)
+            _prepare_boot(name, meta)
+            boot_host(name)
+            return root
         # /proc: ps-style tools, python's platform probes, postfix status checks
         run(["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", str(root / "proc")])
         meta["mounts"].append(str(root / "proc"))
@@ -553,14 +604,287 @@ def _write_meta(name: str, meta: dict) -> None:
 
 
 def _teardown(hdir: Path) -> None:
+    _stop_booted(hdir)
     kill_inside(hdir / "root")
     try:
         meta = json.loads((hdir / "host.json").read_text())
     except (OSError, ValueError):
         meta = {}
     _del_addresses(meta.get("addresses") or [])
+    _remove_cgroups(hdir.name)
     umount_all(hdir)
     remove_tree(hdir)
+
+
+# ----------------------------------------------------------------------------
+# booted hosts: systemd as PID 1 (systemd-nspawn --boot), reached over ssh
+# ----------------------------------------------------------------------------
+# A booted host is a clone (overlay root, own loopback block) that systemd-nspawn
+# boots with systemd as PID 1 in its own PID, mount, UTS and IPC namespaces. It
+# shares this machine's network namespace, so everything in it listens only on
+# its own block: sshd on 127.0.N.1:22, Postfix as for every fleet clone.
+#
+# A supervisor process (this file, hidden command "_supervise NAME") runs nspawn
+# and starts it again when the host reboots (nspawn exits with 133 then); it is
+# placed in the host's own cgroups first (name=systemd, unified, memory), which
+# nspawn --keep-unit --register=no then hands to the host's systemd. Its pid and
+# nspawn's are in boot.json; "destroy"/"down" stop both (SIGTERM: nspawn asks the
+# host's systemd to shut down; SIGKILL after BOOT_STOP_GRACE seconds).
+NSPAWN_REBOOT_RC = 133
+BOOT_TIMEOUT = 60.0
+BOOT_STOP_GRACE = 10.0
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_GROUP = "mailops-lab"
+SSH_PORT = 22
+SSHD_CONFIG = """\
+# tools/lab: sshd of a booted lab host listens on the host's own first address only
+ListenAddress {address}:{port}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+"""
+
+
+def ssh_key() -> Path:
+    """The lab's private key (generated once; its .pub is authorised on every booted host)."""
+    key = lab_dir() / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.parent.chmod(0o700)
+        tmp = key.parent / f".id-{os.getpid()}"
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mailops-lab", "-f", str(tmp)])
+        os.rename(f"{tmp}.pub", f"{key}.pub")
+        os.rename(tmp, key)
+    return key
+
+
+def _cgroup_dirs(name: str) -> list[Path]:
+    """The host's cgroups: its own in the name=systemd and unified hierarchies (nspawn hands
+    them to the host's systemd) and in the memory controller (what the host uses)."""
+    dirs = []
+    for hierarchy in ("systemd", "unified"):
+        if (CGROUP_ROOT / hierarchy / "cgroup.procs").exists():
+            dirs.append(CGROUP_ROOT / hierarchy / CGROUP_GROUP / name)
+    if (CGROUP_ROOT / "memory" / "cgroup.procs").exists():
+        dirs.append(CGROUP_ROOT / "memory" / CGROUP_GROUP / name)
+    return dirs
+
+
+def _remove_cgroups(name: str) -> None:
+    """rmdir the host's cgroups, deepest first (systemd in the host made sub-groups)."""
+    for top in _cgroup_dirs(name):
+        if not top.is_dir():
+            continue
+        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda item: item[0].count("/"), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+
+
+def _prepare_boot(name: str, meta: dict) -> None:
+    """What a booted clone needs before its first boot: hostname, sshd on its first
+    address, the lab key authorised for root, no getty on a console nobody reads."""
+    root = Path(meta["root"])
+    (root / "etc/hostname").write_text(f"{name}\n")
+    conf = root / "etc/ssh/sshd_config.d/mailops-lab.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(SSHD_CONFIG.format(address=meta["addresses"][0], port=SSH_PORT))
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(Path(f"{ssh_key()}.pub").read_text())
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    # each host its own ssh host keys and machine id, as separate machines have
+    for old in (root / "etc/ssh").glob("ssh_host_*"):
+        old.unlink()
+    run(["ssh-keygen", "-A", "-f", str(root)])
+    (root / "etc/machine-id").write_text("")
+    for unit in ("console-getty.service", "getty@tty1.service"):
+        mask = root / "etc/systemd/system" / unit
+        mask.unlink(missing_ok=True)
+        mask.symlink_to("/dev/null")
+
+
+def _boot_state(name: str) -> dict:
+    try:
+        return json.loads((host_dir(name) / "boot.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_boot_state(name: str, state: dict) -> None:
+    path = host_dir(name) / "boot.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.rename(path)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def nspawn_argv(meta: dict) -> list[str]:
+    return [
+        "systemd-nspawn",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        "--quiet",
+        f"--directory={meta['root']}",
+        f"--machine={meta['name']}",
+        "--resolv-conf=off",  # keep the clone's own resolver (127.0.0.1: nothing leaves the lab)
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=read-only",
+    ]
+
+
+def supervise(name: str) -> int:
+    """Run the host's nspawn until it ends without asking for a reboot (the hidden command
+    ``_supervise NAME``, started detached by boot_host())."""
+    meta = json.loads(_meta_path(name).read_text())
+    for group in _cgroup_dirs(name):
+        group.mkdir(parents=True, exist_ok=True)
+        (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    stopping = False
+    child: subprocess.Popen | None = None
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)  # nspawn: orderly shutdown of the host's systemd
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)
+    boots = 0
+    rc = 0
+    while not stopping:
+        boots += 1
+        child = subprocess.Popen(nspawn_argv(meta), stdin=subprocess.DEVNULL)
+        _write_boot_state(name, {"supervisor": os.getpid(), "nspawn": child.pid, "boots": boots, "started": time.time()})
+        rc = child.wait()
+        print(f"lab: {name}: systemd-nspawn exited with {rc} (boot {boots})", flush=True)
+        if rc != NSPAWN_REBOOT_RC:
+            break
+    with contextlib.suppress(OSError):  # the host may be torn down already
+        _write_boot_state(name, {"supervisor": None, "nspawn": None, "boots": boots, "exit": rc})
+    return 0 if rc in (0, NSPAWN_REBOOT_RC) else rc
+
+
+def boot_host(name: str, timeout: float = BOOT_TIMEOUT) -> None:
+    """Start the supervisor of a booted clone and wait until its systemd reports
+    running (or degraded: the caller decides whether that is a failure) and sshd answers."""
+    hdir = host_dir(name)
+    meta = json.loads(_meta_path(name).read_text())
+    if _alive(_boot_state(name).get("supervisor")):
+        raise LabError(f"{name} is already booted")
+    console = open(hdir / "console.log", "ab")  # noqa: SIM115  the supervisor keeps it
+    with console:
+        supervisor = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, str(Path(__file__).resolve()), "_supervise", name],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    # recorded at once, so that a teardown from now on finds and stops it
+    _write_boot_state(name, {"supervisor": supervisor.pid, "nspawn": None, "boots": 0})
+    wait_booted(name, meta["addresses"][0], timeout)
+
+
+def leader_pid(name: str) -> int | None:
+    """PID (on this machine) of the host's PID 1, or None when it is not booted."""
+    nspawn = _boot_state(name).get("nspawn")
+    if not _alive(nspawn):
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(nspawn) and fields.get("NSpid", "").split()[-1:] == ["1"]:
+            return int(entry)
+    return None
+
+
+def exec_argv(name: str, argv: list[str]) -> list[str]:
+    """argv run inside the booted host's namespaces (nsenter), as root, without ssh."""
+    pid = leader_pid(name)
+    if pid is None:
+        raise LabError(f"{name} is not booted")
+    # --wd without a directory: PID 1's working directory (/), inside the new root
+    return ["nsenter", f"--target={pid}", "--mount", "--uts", "--ipc", "--pid", "--root", "--wd", "--", *argv]
+
+
+def wait_booted(name: str, address: str, timeout: float = BOOT_TIMEOUT) -> str:
+    """Wait for the host's systemd to finish starting up and for sshd to answer; return the
+    system state (running, degraded)."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        if not _alive(_boot_state(name).get("supervisor")):
+            raise LabError(f"{name}: the host stopped while booting; see {host_dir(name) / 'console.log'}")
+        if leader_pid(name) is not None:
+            proc = subprocess.run(exec_argv(name, ["systemctl", "is-system-running"]), capture_output=True, text=True, check=False)
+            state = proc.stdout.strip()
+            if state in ("running", "degraded") and _port_open(address, SSH_PORT):
+                return state
+        time.sleep(0.1)
+    raise LabError(f"{name} did not boot within {timeout:.0f} s (system state {state or 'unknown'}); see {host_dir(name) / 'console.log'}")
+
+
+def _port_open(address: str, port: int) -> bool:
+    import socket  # pylint: disable=import-outside-toplevel
+
+    try:
+        with socket.create_connection((address, port), timeout=1) as sock:
+            return sock.recv(4).startswith(b"SSH")
+    except OSError:
+        return False
+
+
+def _stop_booted(hdir: Path, grace: float = BOOT_STOP_GRACE) -> None:
+    """Stop a booted host's supervisor and nspawn (orderly first); no-op for chroot clones."""
+    try:
+        state = json.loads((hdir / "boot.json").read_text())
+    except (OSError, ValueError):
+        return
+    pids = [pid for pid in (state.get("supervisor"), state.get("nspawn")) if _alive(pid)]
+    if not pids:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pids[0], signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+
+
+def memory_bytes(name: str) -> int | None:
+    """Resident memory of everything the booted host runs (its memory cgroup's rss)."""
+    for group in _cgroup_dirs(name):
+        stat_file = group / "memory.stat"
+        if group.parent.parent.name == "memory" and stat_file.exists():
+            values = dict(line.split() for line in stat_file.read_text().splitlines())
+            return int(values.get("total_rss", values.get("rss", 0)))
+    return None
 
 
 # ----------------------------------------------------------------------------
@@ -662,15 +986,32 @@ def inventory_yaml(names: list[str] | None = None, group: str = "lab") -> str:
     if not selected:
         lines[-1] = "      hosts: {}"
     for meta in selected:
-        lines += [
-            f"        {meta['name']}:",
-            "          ansible_connection: community.general.chroot",
-            f"          ansible_host: {json.dumps(meta['root'])}",
-            "          ansible_python_interpreter: /usr/bin/python3",
-        ]
+        lines.append(f"        {meta['name']}:")
+        lines += [f"          {key}: {json.dumps(value)}" for key, value in connection_vars(meta).items()]
+        lines.append(f"          lab_release: {json.dumps(meta.get('release') or DEFAULT_RELEASE)}")
         if meta.get("addresses"):
             lines.append(f"          lab_addresses: {json.dumps(meta['addresses'])}")
     return "\n".join(lines) + "\n"
+
+
+def connection_vars(meta: dict) -> dict:
+    """How Ansible reaches a clone: the chroot connection, or ssh for a booted host."""
+    if meta.get("boot"):
+        return {
+            "ansible_connection": "ssh",
+            "ansible_host": meta["addresses"][0],
+            "ansible_port": SSH_PORT,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(ssh_key()),
+            # every boot of a lab host is a new machine to ssh: nothing to remember or check
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+    return {
+        "ansible_connection": "community.general.chroot",
+        "ansible_host": meta["root"],
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
 
 
 def fleet_names(prefix: str) -> list[str]:
@@ -680,28 +1021,65 @@ def fleet_names(prefix: str) -> list[str]:
     return [name for _num, name in sorted(found)]
 
 
-def up(count: int, prefix: str, addresses: int = DEFAULT_FLEET_ADDRESSES, owner_pid: int | None = None) -> list[str]:
+def up(
+    count: int,
+    prefix: str,
+    addresses: int = DEFAULT_FLEET_ADDRESSES,
+    owner_pid: int | None = None,
+    releases: list[str] | None = None,
+    boot: bool = False,
+) -> list[str]:
     """Clones PREFIX1..PREFIXcount, each with its own loopback block (building the
-    base first if needed). Clones that already exist are kept as they are."""
+    bases first if needed); host i runs releases[(i-1) % len(releases)]. With boot=True
+    they are booted hosts (systemd, sshd). Clones that already exist are kept as they
+    are. If making one fails, the hosts this call made are destroyed again."""
     if count < 1:
         raise LabError("up: COUNT must be at least 1")
     if addresses < 1:
         raise LabError("up: a fleet host needs at least one address")
+    releases = [check_release(r) for r in (releases or [default_release()])]
     host_dir(f"{prefix}{count}")  # validates the names
-    build()
-    names = []
-    for i in range(1, count + 1):
-        name = f"{prefix}{i}"
-        if host_dir(name).exists():
-            meta = json.loads(_meta_path(name).read_text())
-            if not meta.get("addresses"):
-                raise LabError(f"host {name!r} exists without addresses; destroy it first")
-            log(f"{name} exists: kept ({', '.join(meta['addresses'][:1])} ...)")
-        else:
-            clone(name, owner_pid=owner_pid, addresses=addresses)
-            log(f"{name}: {json.loads(_meta_path(name).read_text())['addresses'][0]} ... ({addresses} addresses)")
-        names.append(name)
+    _build_parallel(sorted(set(releases)))
+    names: list[str] = []
+    made: list[str] = []
+    try:
+        for i in range(1, count + 1):
+            name = f"{prefix}{i}"
+            release = releases[(i - 1) % len(releases)]
+            if host_dir(name).exists():
+                meta = json.loads(_meta_path(name).read_text())
+                if not meta.get("addresses"):
+                    raise LabError(f"host {name!r} exists without addresses; destroy it first")
+                if meta.get("boot") and not _alive(_boot_state(name).get("supervisor")):
+                    boot_host(name)
+                log(f"{name} exists: kept ({', '.join(meta['addresses'][:1])} ...)")
+            else:
+                started = time.monotonic()
+                clone(name, owner_pid=owner_pid, addresses=addresses, release=release, boot=boot)
+                made.append(name)
+                meta = json.loads(_meta_path(name).read_text())
+                how = f"booted in {time.monotonic() - started:.1f} s, ssh root@{meta['addresses'][0]}" if boot else "chroot"
+                log(f"{name}: {release}, {meta['addresses'][0]} ... ({addresses} addresses), {how}")
+            names.append(name)
+    except BaseException:
+        for name in reversed(made):
+            destroy(name)
+        raise
     return names
+
+
+def _build_parallel(releases: list[str]) -> None:
+    """Build the missing bases of several releases at once (each build waits on the network)."""
+    missing = [r for r in releases if not base_dir(r).is_dir()]
+    if len(missing) <= 1:
+        for release in releases:
+            build(release=release)
+        return
+    # one process per build (build() runs its steps with a preexec_fn, which threads must not)
+    procs = {r: subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "build", "--release", r], stdin=subprocess.DEVNULL) for r in missing}
+    failed = [r for r, proc in procs.items() if proc.wait() != 0]
+    if failed:
+        raise LabError(f"building the base of {', '.join(failed)} failed (see above)")
 
 
 def down(prefix: str) -> list[str]:
@@ -755,12 +1133,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
     p = sub.add_parser("build", help="build the cached base root")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
-    sub.add_parser("base", help="print the base root path")
+    p.add_argument("--release", default=None, choices=list(RELEASES), help="Debian release (default: MAILOPS_LAB_RELEASE or bookworm)")
+    p = sub.add_parser("base", help="print the base root path")
+    p.add_argument("--release", default=None, choices=list(RELEASES))
     p = sub.add_parser("clone", help="mount a fresh clone")
     p.add_argument("name")
     p.add_argument("--owner", type=int, default=None, help="pid whose exit makes the clone garbage (see gc)")
     p.add_argument("--from", dest="source", default=None, metavar="OTHER", help="start as a copy of clone OTHER")
     p.add_argument("--addresses", type=int, default=0, metavar="K", help="give the clone K loopback addresses of its own")
+    p.add_argument("--release", default=None, choices=list(RELEASES))
+    p.add_argument("--boot", action="store_true", help="boot it with systemd as PID 1 and sshd (needs --addresses)")
+    p = sub.add_parser("start", help="boot booted hosts again after a power-off")
+    p.add_argument("names", nargs="+")
+    p = sub.add_parser("exec", help="run a command inside a booted host (nsenter)")
+    p.add_argument("name")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("_supervise")
+    p.add_argument("name")
     p = sub.add_parser("destroy", help="destroy clones")
     p.add_argument("names", nargs="*")
     p.add_argument("--all", action="store_true")
@@ -777,6 +1166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--owner", type=int, default=None, help="pid whose exit makes the clones garbage (see gc)")
     p.add_argument("--inventory", default=None, metavar="FILE", help="write the inventory here instead of printing it")
     p.add_argument("--group", default="lab", help="inventory group (default lab)")
+    p.add_argument("--release", default=None, help="release(s), comma-separated, given to the hosts in turn (default: MAILOPS_LAB_RELEASE or bookworm)")
+    p.add_argument("--boot", action="store_true", help="booted hosts: systemd as PID 1, reached over ssh")
     p = sub.add_parser("down", help="destroy a fleet")
     p.add_argument("--prefix", default="lab")
     args = parser.parse_args(argv)
@@ -790,16 +1181,23 @@ def main(argv: list[str] | None = None) -> int:
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
             t0 = time.monotonic()
-            root = build(force=args.force)
+            root = build(force=args.force, release=args.release)
             log(f"build: {time.monotonic() - t0:.1f} s")
             print(root)
         elif args.cmd == "base":
-            if not base_root().is_dir():
-                log(f"not built: {base_root()}")
+            if not base_root(args.release).is_dir():
+                log(f"not built: {base_root(args.release)}")
                 return 1
-            print(base_root())
+            print(base_root(args.release))
         elif args.cmd == "clone":
-            print(clone(args.name, owner_pid=args.owner, source=args.source, addresses=args.addresses))
+            print(clone(args.name, owner_pid=args.owner, source=args.source, addresses=args.addresses, release=args.release, boot=args.boot))
+        elif args.cmd == "_supervise":
+            return supervise(args.name)
+        elif args.cmd == "start":
+            for name in args.names:
+                boot_host(name)
+        elif args.cmd == "exec":
+            return subprocess.run(exec_argv(args.name, args.argv or ["sh"]), check=False).returncode
         elif args.cmd == "destroy":
             if args.all == bool(args.names):
                 parser.error("destroy: give NAME... or --all")
@@ -813,12 +1211,18 @@ def main(argv: list[str] | None = None) -> int:
             for meta in hosts():
                 state = "broken" if meta.get("broken") else ("mounted" if meta["mounted"] else "unmounted")
                 extra = f"\t{meta['addresses'][0]}-{meta['addresses'][-1].rsplit('.', 1)[1]}" if meta.get("addresses") else ""
-                print(f"{meta['name']}\t{state}\t{meta['root']}{extra}")
+                if meta.get("boot"):
+                    mem = memory_bytes(meta["name"])
+                    booted = "booted" if leader_pid(meta["name"]) else "powered off"
+                    extra += f"\t{booted}" + (f", {mem / 2**20:.1f} MiB" if mem is not None else "")
+                print(f"{meta['name']}\t{meta.get('release') or DEFAULT_RELEASE}\t{state}\t{meta['root']}{extra}")
         elif args.cmd == "inventory":
             names = (args.names or []) + (fleet_names(args.prefix) if args.prefix else [])
             sys.stdout.write(inventory_yaml(names if (args.names or args.prefix) else None, group=args.group))
         elif args.cmd == "up":
-            text = inventory_yaml(up(args.count, args.prefix, addresses=args.addresses, owner_pid=args.owner), group=args.group)
+            releases = args.release.split(",") if args.release else None
+            made = up(args.count, args.prefix, addresses=args.addresses, owner_pid=args.owner, releases=releases, boot=args.boot)
+            text = inventory_yaml(made, group=args.group)
             if args.inventory:
                 target = Path(args.inventory)
                 target.parent.mkdir(parents=True, exist_ok=True)
