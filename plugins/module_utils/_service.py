@@ -163,8 +163,10 @@ def plan(
     reverse: bool = False,
 ) -> list[Step]:
     """The steps, in execution order, for ``state`` or ``command`` over ``instances`` (list order)."""
-    if (state is None) == (command is None):
-        raise PostfixMultiError("give exactly one of state and command")
+    if state is not None and command is not None:
+        raise PostfixMultiError("give at most one of state and command")
+    if state is None and command is None:
+        return []
     if classes is None:
         classes = {klass: split_list(default) for klass, _param, default in CLASS_PARAMETERS}
     if command is not None:
@@ -213,8 +215,30 @@ class ServiceHost:
     def systemd_booted(self) -> bool:
         return os.path.isdir(_systemd.BOOTED_MARKER)
 
-    def template_installed(self) -> bool:
-        return any(os.path.exists(os.path.join(directory, _systemd.TEMPLATE_UNIT)) for directory in _systemd.UNIT_DIRECTORIES)
+    def _unit_file(self, unit: str) -> tuple[str | None, str | None]:
+        """``(path, text)`` of the unit file systemd would load first (unit dirs in precedence order)."""
+        for directory in _systemd.UNIT_DIRECTORIES:
+            path = os.path.join(directory, unit)
+            if os.path.exists(path):
+                return path, self.facts.read_text(path)
+        return None, None
+
+    def packaging(self) -> _systemd.Packaging:
+        """How this host's Postfix package names and starts its units (read from its unit files)."""
+        template_path, template = self._unit_file(_systemd.TEMPLATE_UNIT)
+        _umbrella_path, umbrella = self._unit_file(_systemd.UMBRELLA_UNIT)
+        generator = any(os.path.exists(os.path.join(d, _systemd.GENERATOR)) for d in _systemd.GENERATOR_DIRECTORIES)
+        return _systemd.read_packaging(template, umbrella, generator, template_path)
+
+    def is_enabled(self, units: t.Sequence[str]) -> dict[str, str]:
+        """``systemctl is-enabled`` of each unit, in one call (an unknown unit: ``not-found``)."""
+        if not units:
+            return {}
+        result = _runner.run([self.systemctl(), "is-enabled", "--", *units])
+        answers = result.stdout.split()
+        if len(answers) != len(units):  # systemd < 250 stops at the first unit it does not know
+            return {unit: (_runner.run([self.systemctl(), "is-enabled", "--", unit]).stdout.strip() or "not-found") for unit in units}
+        return dict(zip(units, answers))
 
     def generated_wants(self) -> list[str] | None:
         try:
@@ -258,10 +282,78 @@ def _summary(records: t.Sequence[dict[str, t.Any]], check_mode: bool) -> str:
     return prefix + "; ".join(f"{action} for {', '.join(names)}" for action, names in done.items())
 
 
+def _boot(
+    host: ServiceHost, packaging: _systemd.Packaging, chosen: t.Sequence[Instance], enabled: bool, check_mode: bool
+) -> tuple[list[dict[str, t.Any]], list[str], list[str]]:
+    """Make the units of ``chosen`` start at boot or not (``enabled``; a disabled instance never
+    does); returns the per-instance records, the systemctl commands (run unless check mode) and
+    failures."""
+    entries = [(inst.label, _systemd.unit_for(inst, packaging), enabled and inst.enabled) for inst in chosen]
+    units = [unit for _label, unit, _wanted in entries if unit]
+    states = host.is_enabled([*units, _systemd.UMBRELLA_UNIT])
+    changes, umbrella = _systemd.plan_boot(packaging, entries, states, states.get(_systemd.UMBRELLA_UNIT, ""))
+    commands = _systemd.boot_commands(changes, umbrella)
+    umbrella_after = "enabled" if "enable" in umbrella else states.get(_systemd.UMBRELLA_UNIT, "")
+    records = []
+    for change in changes:
+        after = change.state
+        for verb in change.verbs:
+            after = {"unmask": "disabled", "enable": "enabled", "disable": "disabled", "mask": "masked"}[verb]
+        records.append(
+            {
+                "instance": change.label,
+                "unit": change.unit,
+                "state": change.state or None,
+                "wanted": change.wanted,
+                "verbs": list(change.verbs),
+                "starts_at_boot": _systemd.starts_at_boot(packaging, change.unit, after, umbrella_after),
+                "note": change.note,
+            }
+        )
+    ran, failed = [], []
+    for verb, names in commands:
+        argv = host.systemctl_argv(verb, None) + ["--", *names]
+        ran.append(" ".join(argv))
+        if check_mode:
+            continue
+        result = _runner.run(argv)
+        if result.rc != 0:
+            failed.append(f"systemctl {verb} {' '.join(names)} failed (rc={result.rc}): {result.output or '(no output)'}")
+    return records, ran, failed
+
+
+def _wants_stale(host: ServiceHost, reg: Registry) -> bool:
+    """Whether the generator's wants of postfix.service lag behind the instance list."""
+    names = []
+    for directory in reg.secondary_directories:
+        inst = reg.by_directory(directory)
+        names.append(inst.name if inst is not None else None)
+    return _systemd.needs_daemon_reload(_systemd.expected_wants(names), host.generated_wants())
+
+
+def boot_drift(reg: Registry, host: ServiceHost | None = None) -> list[str]:
+    """The systemctl commands that ``postfix_service`` with ``enabled: true`` would run for every
+    instance of ``reg`` (empty when boot is right, or where systemd does not drive Postfix)."""
+    host = host or ServiceHost()
+    if not host.systemd_booted():
+        return []
+    packaging = host.packaging()
+    if packaging.by is None:
+        return []
+    _records, commands, _failed = _boot(host, packaging, reg.instances, True, check_mode=True)
+    if not commands and packaging.generator and _wants_stale(host, reg):
+        commands.append(" ".join(host.systemctl_argv("daemon-reload", None)))
+    return commands
+
+
 def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: ServiceHost | None = None) -> dict[str, t.Any]:
-    """The ``postfix_service`` module: plan, then (outside check mode) run the steps in order."""
+    """The ``postfix_service`` module: plan, then (outside check mode) make the boot settings
+    right and run the steps in order."""
     host = host or ServiceHost()
     facts = host.facts
+    enabled = options.get("enabled")
+    if options.get("state") is None and options.get("command") is None and enabled is None:
+        raise PostfixMultiError("give state, command or enabled")
     reg = Registry.load(facts.defaults(), facts.read_text)
     warnings = [f"instance list: {problem}" for problem in reg.broken.values()]
     fatal = [problem for problem in reg.problems if problem not in reg.broken.values()]
@@ -277,17 +369,29 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         classes=command_classes(reg),
         reverse=bool(options.get("reverse")),
     )
-    backend = _systemd.choose_backend(options.get("use") or "auto", host.systemd_booted(), host.template_installed())
+    booted = host.systemd_booted()
+    packaging = host.packaging() if booted else _systemd.Packaging(None, None)
+    backend = _systemd.choose_backend(options.get("use") or "auto", booted, packaging)
 
     records: list[dict[str, t.Any]] = []
     daemon_reload = False
     failed: list[str] = []
-    if backend == "systemd":
-        names = []
-        for directory in reg.secondary_directories:
-            inst = reg.by_directory(directory)
-            names.append(inst.name if inst is not None else None)
-        daemon_reload = _systemd.needs_daemon_reload(_systemd.expected_wants(names), host.generated_wants())
+    boot: list[dict[str, t.Any]] = []
+    boot_commands: list[str] = []
+    if enabled is not None and backend == "systemd":
+        boot, boot_commands, failed = _boot(host, packaging, chosen, bool(enabled), check_mode)
+        for rec in boot:
+            if rec["note"]:
+                warnings.append(f"{rec['instance']}: {rec['note']}")
+    elif enabled is not None:
+        why = "systemd is not PID 1" if not booted else f"no usable {_systemd.TEMPLATE_UNIT} unit is installed"
+        if options.get("use") == "postmulti":
+            why = "use=postmulti"
+        warnings.append(f"enabled: boot settings were left alone ({why}); what starts Postfix at boot here is not managed by this module")
+    if backend == "systemd" and packaging.generator and enabled is not None and not boot_commands:
+        # the generator's wants (what starts at boot) follow the instance list only after a
+        # daemon-reload; enable/mask above reload by themselves
+        daemon_reload = _wants_stale(host, reg)
         if daemon_reload and not check_mode:
             result = _runner.run(host.systemctl_argv("daemon-reload", None))
             if result.rc != 0:
@@ -300,7 +404,7 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
             continue
         via, argv = "postfix", host.postfix_argv(step.instance.config_directory, step.args)
         if backend == "systemd" and step.action in ("start", "stop", "reload"):
-            unit = _systemd.unit_for(step.instance)
+            unit = _systemd.unit_for(step.instance, packaging)
             active = host.unit_active(unit) if unit else False
             is_running = facts.is_running(step.instance.config_directory) if step.action == "start" and active else rec["running"]
             how = _systemd.translate(step.action, unit, active, is_running)
@@ -319,13 +423,18 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
             label = step.instance.name or step.instance.config_directory
             failed.append(f"{step.action} of {label} failed (rc={result.rc}): {result.output or '(no output)'}")
 
-    changed = daemon_reload or any(rec["changed"] for rec in records)
+    changed = daemon_reload or bool(boot_commands) or any(rec["changed"] for rec in records)
+    msg = _summary(records, check_mode) if records else "nothing to start, stop or run"
+    if boot_commands:
+        msg += ("; would run " if check_mode else "; ran ") + "; ".join(cmd.rsplit("/", 1)[-1] for cmd in boot_commands)
     out: dict[str, t.Any] = {
         "changed": changed,
         "backend": backend,
+        "packaging": packaging.describe() if backend == "systemd" else None,
         "daemon_reload": daemon_reload,
+        "boot": boot,
         "results": records,
-        "msg": _summary(records, check_mode),
+        "msg": msg,
         "warnings": warnings,
     }
     if options.get("state") in ("stopped", "restarted"):

@@ -25,9 +25,9 @@ description:
     captured (Postfix before 3.11 prints them only to a terminal, so the commands run under a pseudo-terminal) and
     returned for every instance in RV(results).
   - Where systemd is PID 1 and a C(postfix@.service) template unit is installed (Debian, Ubuntu), V(started),
-    V(stopped), V(reloaded) and V(restarted) drive each instance through its unit (C(postfix@-) for the primary,
-    C(postfix@NAME) for a named instance), so that systemd knows what runs; C(systemctl daemon-reload) is run first
-    when the instance list changed since systemd last generated the units. See O(use).
+    V(stopped), V(reloaded) and V(restarted) drive each instance through the unit that the host's Postfix package
+    names for it, so that systemd knows what runs, and O(enabled) decides which instances start at boot. The unit
+    files on the host say how the package names units (see O(use)); no release name or variable is needed.
 author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
@@ -39,7 +39,7 @@ attributes:
     support: full
     details:
       - Check mode reports, per instance, the command that would run; it runs only C(postfix status) (and, with
-        systemd, C(systemctl is-active)) to learn what runs.
+        systemd, C(systemctl is-active) and C(systemctl is-enabled)) to learn what runs and what starts at boot.
   diff_mode:
     support: none
   idempotent:
@@ -50,6 +50,7 @@ attributes:
         report a change then.
       - O(state=checked) and O(command=[status]) never report a change; any other O(command) reports a change whenever
         it ran.
+      - O(enabled) is idempotent.
 options:
   state:
     description:
@@ -62,9 +63,29 @@ options:
         order (disabled ones are checked).
       - V(flushed) asks the running enabled instances to retry their deferred mail (C(postfix flush)).
       - V(checked) runs C(postfix check) for every selected instance, disabled ones included.
-      - Exactly one of O(state) and O(command) is required.
+      - At most one of O(state) and O(command); at least one of O(state), O(command) and O(enabled).
     type: str
     choices: [started, stopped, reloaded, restarted, flushed, checked]
+    version_added: 1.0.0
+  enabled:
+    description:
+      - Whether the units of the selected instances start at boot (where systemd drives Postfix, see O(use)).
+      - V(true) makes each selected instance that postmulti enables (C(multi_instance_enable = yes)) start at boot and
+        keeps each disabled one from starting, so that a reboot brings back exactly the enabled instances and no unit
+        fails. V(false) keeps every selected instance from starting at boot.
+      - "How depends on the host's packaging, read from its unit files: where a generator makes C(postfix.service)
+        want every listed instance (C(postfix-instance-generator), Debian 11 and 12), C(postfix.service) is enabled
+        and the unit of an instance that must not start is masked (C(systemctl mask postfix@postfix-out.service)),
+        since the generator pulls in disabled instances too; C(systemctl daemon-reload) runs when the instance list
+        changed since the generator last ran. Where units are named after the configuration directory and nothing
+        pulls them in (C(postfix@out.service) for C(/etc/postfix-out), C(postfix.service) for the primary, Debian 13),
+        the units are enabled or disabled (C(systemctl enable postfix@out.service))."
+      - An instance that no unit of the package can drive (Debian 13 - a configuration directory not named
+        C(/etc/postfix-NAME); Debian 11 and 12 - a nameless instance) does not start at boot; the module warns.
+      - Where systemd is not PID 1 or O(use=postmulti), boot is left alone (with a warning); Debian's init script
+        starts Postfix with postmulti's rules, which start enabled instances only.
+      - The boot settings are made before O(state) acts, so that a masked unit is unmasked before its instance starts.
+    type: bool
     version_added: 1.0.0
   command:
     description:
@@ -109,11 +130,17 @@ options:
     description:
       - How V(started), V(stopped), V(reloaded) and V(restarted) act on an instance.
       - V(postmulti) runs C(postfix -c DIR start) (C(stop), C(reload)) as C(postmulti -p) does.
-      - V(systemd) goes through the instance's C(postfix@) unit (C(systemctl start postfix@postfix-out.service)),
-        after C(systemctl daemon-reload) when the instance list changed since the units were generated. An instance
-        without a usable unit (nameless, or a name that systemd would escape) and an instance whose unit is inactive
-        although its master runs (started by hand) are still handled with C(postfix -c DIR).
-      - V(auto) picks V(systemd) when systemd is PID 1 and a C(postfix@.service) unit is installed, else V(postmulti).
+      - V(systemd) goes through the instance's unit as the host's package names it. Where C(postfix@.service) runs
+        C(postmulti -i %i) (Debian 11, 12), the unit is C(postfix@NAME.service) for the instance's
+        C(multi_instance_name) and C(postfix@-.service) for the primary. Where C(postfix@.service) takes the
+        configuration directory from C(%I) (C(MAIL_CONFIG=/etc/postfix-%I), Debian 13), the unit is
+        C(postfix@X.service) for C(/etc/postfix-X) (escaped as C(systemd-escape) does) and C(postfix.service) for the
+        primary; since every other unit is C(PartOf=postfix.service), the primary is stopped and reloaded with
+        C(postfix -c /etc/postfix), so that the other instances keep running.
+      - An instance without a usable unit (see O(enabled)) and an instance whose unit is inactive although its master
+        runs (started by hand) are still handled with C(postfix -c DIR).
+      - V(auto) picks V(systemd) when systemd is PID 1 and a usable C(postfix@.service) unit is installed, else
+        V(postmulti).
       - V(flushed), V(checked) and O(command) always run C(postfix -c DIR).
     type: str
     choices: [auto, postmulti, systemd]
@@ -124,9 +151,8 @@ requirements:
 notes:
   - Unlike postmulti, an O(name) or O(group) that matches no instance makes the module fail with the list of known
     instances or groups.
-  - The systemd path is tested only by unit tests of its decisions (which unit, when to reload systemd, unit or
-    C(postfix) command); the integration tests run on hosts where systemd is not PID 1, so they exercise the
-    V(postmulti) path.
+  - The systemd path is tested on booted Debian 11, 12 and 13 hosts (systemd as PID 1, reached over SSH), including
+    a reboot that must bring back exactly the enabled instances; the V(postmulti) path on hosts without systemd.
   - A secondary instance whose C(main.cf) cannot be read is skipped with a warning; directory conflicts between
     instances make the module fail, as they make postmulti fail.
 seealso:
@@ -163,6 +189,11 @@ EXAMPLES = r"""
   register: status
   failed_when: false
 
+- name: Start every enabled instance now and at boot; keep the disabled ones from starting at boot
+  mailops.postfix_multi.postfix_service:
+    state: started
+    enabled: true
+
 - name: Restart through postmulti even where systemd manages Postfix
   mailops.postfix_multi.postfix_service:
     state: restarted
@@ -181,6 +212,46 @@ daemon_reload:
   returned: always
   type: bool
   sample: false
+packaging:
+  description: How the host's Postfix package names its units, as read from its unit files; null without systemd.
+  returned: always
+  type: str
+  sample: "/usr/lib/systemd/system/postfix@.service: postfix@X for /etc/postfix-X, primary postfix.service"
+boot:
+  description: With O(enabled), one entry per selected instance; empty without O(enabled) or where systemd does not drive Postfix.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance:
+      description: The instance (name, or configuration directory of a nameless one).
+      type: str
+      sample: postfix-out
+    unit:
+      description: Its unit, or null when no unit of the package can drive it.
+      type: str
+      sample: postfix@postfix-out.service
+    state:
+      description: What C(systemctl is-enabled) said of the unit before the module acted.
+      type: str
+      sample: masked
+    wanted:
+      description: Whether the instance should start at boot.
+      type: bool
+      sample: true
+    verbs:
+      description: The systemctl verbs run (would run, in check mode) for the unit, in order.
+      type: list
+      elements: str
+      sample: [unmask]
+    starts_at_boot:
+      description: Whether the instance starts at boot afterwards.
+      type: bool
+      sample: true
+    note:
+      description: Why an instance that should start at boot cannot, or empty.
+      type: str
+      sample: ""
 results:
   description:
     - One entry per selected instance and step, in the order the steps ran (would run, in check mode).
@@ -265,8 +336,9 @@ def main() -> None:
             "group": {"type": "str"},
             "reverse": {"type": "bool", "default": False},
             "use": {"type": "str", "choices": ["auto", "postmulti", "systemd"], "default": "auto"},
+            "enabled": {"type": "bool"},
         },
-        required_one_of=[["state", "command"]],
+        required_one_of=[["state", "command", "enabled"]],
         mutually_exclusive=[["state", "command"], ["name", "group"]],
         supports_check_mode=True,
     )

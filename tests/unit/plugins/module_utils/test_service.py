@@ -9,11 +9,12 @@ import typing as t
 
 import pytest
 from _fakes import INITIALISED, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _service, _systemd
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._runner import CommandResult
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import NONE, command_classes, manage_service, plan
+from test_systemd import DEBIAN12, DEBIAN13
 
 P, A, B = "/etc/postfix", "/etc/postfix-a", "/etc/postfix-b"
 
@@ -160,7 +161,7 @@ def test_bad_commands(command: list[str]) -> None:
 
 
 def test_state_and_command_exclusive() -> None:
-    with pytest.raises(PostfixMultiError, match="exactly one"):
+    with pytest.raises(PostfixMultiError, match="at most one"):
         plan([], {}, state="started", command=["status"])
     with pytest.raises(PostfixMultiError, match="state must be"):
         plan([], {}, state="running")
@@ -176,15 +177,31 @@ class ServiceFacts(FakeFacts):
 
 
 class FakeServiceHost(_service.ServiceHost):
-    def __init__(self, facts: ServiceFacts, booted: bool = False, units: dict[str, bool] | None = None, wants: list[str] | None = None) -> None:
+    """A host whose systemd answers from dicts; its packaging is Debian 12's real unit files
+    (fixtures/systemd) unless given."""
+
+    def __init__(
+        self,
+        facts: ServiceFacts,
+        booted: bool = False,
+        units: dict[str, bool] | None = None,
+        wants: list[str] | None = None,
+        packaging: _systemd.Packaging | None = None,
+        enabled: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(t.cast(t.Any, facts))
         self.booted, self.units, self.wants = booted, units or {}, wants
+        self.pkg = packaging or DEBIAN12
+        self.enabled = enabled or {}
 
     def systemd_booted(self) -> bool:
         return self.booted
 
-    def template_installed(self) -> bool:
-        return True
+    def packaging(self) -> _systemd.Packaging:
+        return self.pkg
+
+    def is_enabled(self, units: t.Sequence[str]) -> dict[str, str]:
+        return {unit: self.enabled.get(unit, "disabled") for unit in units}
 
     def generated_wants(self) -> list[str] | None:
         return self.wants
@@ -274,11 +291,72 @@ def test_systemd_backend_uses_units(ran: list[tuple[tuple[str, ...], bool]]) -> 
 
 
 def test_systemd_daemon_reload_when_instances_changed(ran: list[tuple[tuple[str, ...], bool]]) -> None:
-    svc = FakeServiceHost(service_facts(running=[P, A]), booted=True, wants=["postfix@-.service"])
-    result = manage_service({"state": "started"}, check_mode=True, host=svc)
+    converged = {"postfix.service": "enabled", "postfix@postfix-b.service": "masked"}
+    svc = FakeServiceHost(service_facts(running=[P, A]), booted=True, wants=["postfix@-.service"], enabled=converged)
+    result = manage_service({"state": "started", "enabled": True}, check_mode=True, host=svc)
     assert result["daemon_reload"] is True and result["changed"] is True and ran == []
-    result = manage_service({"state": "started"}, check_mode=False, host=svc)
+    result = manage_service({"state": "started", "enabled": True}, check_mode=False, host=svc)
     assert ran == [(("/bin/systemctl", "daemon-reload"), False), (("/usr/sbin/postfix", "-c", B, "--", "check"), True)]
+
+
+def test_no_daemon_reload_without_boot_settings_or_generator(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    # Without enabled, what starts at boot is not this call's business: stale generated wants are left.
+    svc = FakeServiceHost(service_facts(running=[P, A]), booted=True, wants=["postfix@-.service"])
+    for state in ("started", "checked"):
+        result = manage_service({"state": state}, check_mode=False, host=svc)
+        assert result["daemon_reload"] is False
+        assert result["changed"] is False
+    # Debian 13 has no generator: never a daemon-reload, and checked never changes anything
+    svc = FakeServiceHost(
+        service_facts(running=[P, A]), booted=True, wants=None, packaging=DEBIAN13, enabled={"postfix.service": "enabled", "postfix@a.service": "enabled"}
+    )
+    for options in ({"state": "checked"}, {"state": "started", "enabled": True}):
+        result = manage_service(options, check_mode=False, host=svc)
+        assert (result["daemon_reload"], result["changed"]) == (False, False), options
+    assert all(argv[0] != "/bin/systemctl" or argv[1] != "daemon-reload" for argv, _tty in ran)
+
+
+def test_enabled_makes_boot_follow_postmulti(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    svc = FakeServiceHost(
+        service_facts(running=[P, A]), booted=True, packaging=DEBIAN13, enabled={"postfix.service": "enabled", "postfix@b.service": "enabled"}
+    )
+    result = manage_service({"enabled": True}, check_mode=True, host=svc)
+    assert ran == [] and result["changed"] is True and result["results"] == []
+    assert [(b["unit"], b["verbs"], b["starts_at_boot"]) for b in result["boot"]] == [
+        ("postfix.service", [], True),
+        ("postfix@a.service", ["enable"], True),
+        ("postfix@b.service", ["disable"], False),  # postfix-b is disabled in main.cf
+    ]
+    manage_service({"enabled": True}, check_mode=False, host=svc)
+    assert [argv for argv, _tty in ran] == [("/bin/systemctl", "enable", "--", "postfix@a.service"), ("/bin/systemctl", "disable", "--", "postfix@b.service")]
+    ran.clear()
+    result = manage_service({"enabled": False, "name": "postfix-a"}, check_mode=False, host=svc)
+    assert [b["verbs"] for b in result["boot"]] == [[]]  # a is still "disabled" in this fake
+    svc.enabled["postfix@a.service"] = "enabled"
+    manage_service({"enabled": False, "name": "postfix-a"}, check_mode=False, host=svc)
+    assert [argv for argv, _tty in ran] == [("/bin/systemctl", "disable", "--", "postfix@a.service")]
+
+
+def test_boot_settings_come_before_the_start(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    svc = FakeServiceHost(
+        service_facts(running=[P]), booted=True, wants=expected_wants_abc(), enabled={"postfix.service": "enabled", "postfix@postfix-a.service": "masked"}
+    )
+    manage_service({"state": "started", "enabled": True}, check_mode=False, host=svc)
+    assert [argv[:3] for argv, _tty in ran][:3] == [
+        ("/bin/systemctl", "unmask", "--"),
+        ("/bin/systemctl", "mask", "--"),
+        ("/bin/systemctl", "start", "postfix@postfix-a.service"),
+    ]
+
+
+def test_enabled_without_systemd_warns_and_changes_nothing(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    result = manage_service({"enabled": True}, check_mode=False, host=FakeServiceHost(service_facts()))
+    assert ran == [] and result["changed"] is False and result["boot"] == []
+    assert any("boot settings were left alone (systemd is not PID 1)" in w for w in result["warnings"])
+
+
+def expected_wants_abc() -> list[str]:
+    return _systemd.expected_wants(["postfix-a", "postfix-b"])
 
 
 def test_use_postmulti_overrides_systemd(ran: list[tuple[tuple[str, ...], bool]]) -> None:
