@@ -186,14 +186,18 @@ def compare(
     primary_absent_parameters: t.Sequence[str] = (),
     prune: bool = False,
     start: bool = True,
+    boot: t.Callable[[Registry], list[str]] | None = None,
 ) -> dict[str, t.Any]:
-    """The drift of this host from the design, and the module calls that would remove it."""
+    """The drift of this host from the design, and the module calls that would remove it.
+
+    ``boot`` (with ``start``) lists what would make exactly the enabled instances start at boot
+    (``postfix_service`` with ``enabled: true``; empty where systemd does not drive Postfix)."""
     declared = declared_from(instances)
     reg = Registry.load(facts.defaults(), facts.read_text)
     facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
     planner = Planner(reg, facts)
     init_needed = not reg.initialised
-    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": []}
+    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": [], "boot": []}
     report: list[dict[str, t.Any]] = []
 
     primary = reg.primary
@@ -215,7 +219,10 @@ def compare(
     if prune:
         actions["prune"] = [u["config_directory"] for u in undeclared]
 
-    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "prune", "start")))
+    if start and boot is not None and not init_needed:
+        actions["boot"] = boot(reg)
+
+    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "prune", "start", "boot")))
     return {
         "changed": False,
         "installed": True,
@@ -389,6 +396,7 @@ def _summary(in_sync: bool, init_needed: bool, actions: t.Mapping[str, t.Any], u
         lines += [a["describe"] for key in ("instances", "config", "master") for a in actions[key]]
         lines += [f"deport (not declared): {d}" for d in actions["prune"]]
         lines += [a["describe"] for a in actions["start"]]
+        lines += [f"start at boot exactly the enabled instances: {command}" for command in actions["boot"]]
     if undeclared and not actions["prune"]:
         lines.append("not declared, left alone: " + ", ".join(u["name"] or u["config_directory"] for u in undeclared))
     return lines

@@ -119,7 +119,8 @@ options:
     version_added: 1.0.0
   start:
     description:
-      - Whether the primary and the declared enabled instances should run (those that do not are listed in RV(actions.start)).
+      - Whether the primary and the declared enabled instances should run (those that do not are listed in RV(actions.start))
+        and, where systemd drives Postfix, start at boot while the disabled ones do not (RV(actions.boot)).
     type: bool
     default: true
     version_added: 1.0.0
@@ -273,6 +274,12 @@ actions:
       description: Instances (V(-) is the primary) that should run but do not, each with V(instance) and V(exists).
       type: list
       elements: dict
+    boot:
+      description:
+        - With O(start=true), where systemd drives Postfix, the systemctl commands that would make exactly the enabled
+          instances start at boot (what M(mailops.postfix_multi.postfix_service) with O(mailops.postfix_multi.postfix_service#module:enabled=true) would run).
+      type: list
+      elements: str
   sample:
     init: false
     stop: []
@@ -286,6 +293,7 @@ actions:
     master: []
     prune: []
     start: []
+    boot: []
 summary:
   description: What differs, one line per item, for humans.
   returned: always
@@ -306,6 +314,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import compare
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import ServiceHost, boot_drift
 
 
 def _strip_none(entry: dict) -> dict:
@@ -353,13 +362,15 @@ def main() -> None:
         entry["master"] = [_strip_none(m) for m in entry["master"]]
         instances.append(entry)
     try:
+        facts = LocalFacts()
         result = compare(
-            LocalFacts(),
+            facts,
             instances,
             primary_parameters=module.params["primary_parameters"],
             primary_absent_parameters=module.params["primary_absent_parameters"],
             prune=module.params["prune"],
             start=module.params["start"],
+            boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
         )
     except PostfixMultiError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
