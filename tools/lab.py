@@ -1,7 +1,7 @@
 # Copyright: mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""tools/lab - throw-away Debian hosts (chroot + overlayfs) for the integration tests.
+"""tools/lab - throw-away Debian hosts (chroot or booted, overlayfs) for the integration tests.
 
 Needs root (debootstrap, mount, chroot). Python 3 standard library only.
 
@@ -989,6 +989,7 @@ def inventory_yaml(names: list[str] | None = None, group: str = "lab") -> str:
         lines.append(f"        {meta['name']}:")
         lines += [f"          {key}: {json.dumps(value)}" for key, value in connection_vars(meta).items()]
         lines.append(f"          lab_release: {json.dumps(meta.get('release') or DEFAULT_RELEASE)}")
+        lines.append(f"          lab_booted: {json.dumps(bool(meta.get('boot')))}")
         if meta.get("addresses"):
             lines.append(f"          lab_addresses: {json.dumps(meta['addresses'])}")
     return "\n".join(lines) + "\n"
@@ -1094,36 +1095,57 @@ def down(prefix: str) -> list[str]:
 # command line
 # ----------------------------------------------------------------------------
 HELP = """\
-Throw-away Debian 12 hosts for integration tests: a debootstrap base root with
-postfix + python3, cloned with overlayfs and reached by Ansible through the
-community.general.chroot connection.
+Throw-away Debian hosts for integration tests: a debootstrap base root per release
+(bullseye = Debian 11, bookworm = 12, trixie = 13) with postfix, python3, systemd
+and sshd, cloned with overlayfs. A clone is either a chroot (Ansible's
+community.general.chroot connection, nothing started) or a booted host (--boot:
+systemd-nspawn --boot, systemd as PID 1, Ansible over ssh to its first address).
 
-MUST RUN AS ROOT (debootstrap, mount, chroot).
+MUST RUN AS ROOT (debootstrap, mount, chroot, systemd-nspawn).
 
 commands:
-  build [--force]      build the cached base root once (no-op when cached)
-  base                 print the base root path; rc=1 if it is not built
-  clone NAME [--owner PID] [--from OTHER] [--addresses K]
+  build [--force] [--release R]
+                       build the cached base root of R once (no-op when cached)
+  build-all [--release R1,R2,...]
+                       build the bases of several releases at once (default: all)
+  base [--release R]   print the base root path; rc=1 if it is not built
+  clone NAME [--owner PID] [--from OTHER] [--addresses K] [--release R] [--boot]
                        mount a fresh clone (of the base, or a copy of clone
                        OTHER in its current state), print its root path;
                        with --addresses K it gets 127.0.N.1..K on lo (its own
-                       block N) and its primary listens on 127.0.N.1 only
-  destroy NAME...      kill processes inside, unmount, remove its addresses, delete
+                       block N) and its primary listens on 127.0.N.1 only;
+                       with --boot (needs --addresses) it is booted, sshd on
+                       127.0.N.1:22, root's key is the lab's (see inventory)
+  start NAME...        boot booted hosts again (after a poweroff inside them)
+  exec NAME [ARGV...]  run a command inside a booted host (nsenter), as root
+  destroy NAME...      stop a booted host, kill processes inside, unmount,
+                       remove its addresses, delete
   destroy --all        destroy every clone
   gc                   destroy clones whose --owner process has exited
-  list                 list clones (name, mounted, root, addresses)
+  list                 list clones (name, release, mounted, root, addresses;
+                       booted or not, and the memory a booted host uses)
   inventory [NAME...] [--prefix P] [--group G]
                        print an Ansible YAML inventory of existing clones
-                       (group G, default lab; host var lab_addresses)
+                       (group G, default lab; host vars lab_addresses,
+                       lab_release, lab_booted; ssh settings for booted hosts)
   up COUNT [--prefix P] [--addresses K] [--inventory FILE] [--group G]
-                       a fleet: build the base if needed, then clones P1..PCOUNT
-                       (default prefix "lab", K = 9 addresses each; existing ones
-                       are kept); print (or write to FILE) their inventory
+     [--release R1,R2,...] [--boot]
+                       a fleet: build the bases if needed, then clones
+                       P1..PCOUNT (host i gets release R((i-1) mod n); default
+                       prefix "lab", K = 9 addresses each; existing ones are
+                       kept); print (or write to FILE) their inventory; a
+                       failure removes the hosts this call made
   down [--prefix P]    destroy the fleet's clones P<number> (default prefix "lab")
 
+A reboot inside a booted host (systemctl reboot, Ansible's reboot module) boots
+it again; the host keeps its files. Memory: about 10 MiB per booted host with
+its primary Postfix running ("list" shows it).
+
 environment:
+  MAILOPS_LAB_RELEASE  release of clones made without --release (default bookworm)
   MAILOPS_LAB_CACHE    base cache (default /var/cache/mailops-lab)
-  MAILOPS_LAB_DIR      clones (default /run/mailops-lab; clones in hosts/NAME)
+  MAILOPS_LAB_DIR      clones (default /run/mailops-lab; clones in hosts/NAME,
+                       the lab's ssh key in ssh/)
   MAILOPS_LAB_MIRROR   Debian mirror (default: the bookworm URI in /etc/apt sources)
 """
 
@@ -1134,6 +1156,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="build the cached base root")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
     p.add_argument("--release", default=None, choices=list(RELEASES), help="Debian release (default: MAILOPS_LAB_RELEASE or bookworm)")
+    p = sub.add_parser("build-all", help="build the bases of several releases at once")
+    p.add_argument("--release", default=",".join(RELEASES), help=f"comma-separated releases (default {','.join(RELEASES)})")
     p = sub.add_parser("base", help="print the base root path")
     p.add_argument("--release", default=None, choices=list(RELEASES))
     p = sub.add_parser("clone", help="mount a fresh clone")
@@ -1184,6 +1208,13 @@ def main(argv: list[str] | None = None) -> int:
             root = build(force=args.force, release=args.release)
             log(f"build: {time.monotonic() - t0:.1f} s")
             print(root)
+        elif args.cmd == "build-all":
+            t0 = time.monotonic()
+            releases = [check_release(r) for r in args.release.split(",") if r]
+            _build_parallel(releases)
+            for release in releases:
+                print(base_root(release))
+            log(f"build-all: {time.monotonic() - t0:.1f} s")
         elif args.cmd == "base":
             if not base_root(args.release).is_dir():
                 log(f"not built: {base_root(args.release)}")

@@ -354,7 +354,8 @@ def plan_boot(
             if wanted and state in MASKED_STATES:
                 verbs.append("unmask")
             elif not wanted and state not in MASKED_STATES:
-                if state in ENABLED_STATES:
+                # enabled-runtime: linked by the generator (it is listed), which no disable can undo
+                if state in ENABLED_STATES and not state.endswith("-runtime"):
                     verbs.append("disable")
                 verbs.append("mask")
         else:

@@ -95,6 +95,9 @@ def _load_lab():
 lab = _load_lab()
 LabError = lab.LabError
 
+# (release, connection) of every Host made since the conftest cleared it (the test matrix).
+SEEN: set[tuple[str, str]] = set()
+
 
 class HarnessError(AssertionError):
     """The harness itself could not do what was asked (never a module result)."""
@@ -245,8 +248,10 @@ class AnsibleRun:
 _run_ids = itertools.count(1)
 
 
-def run_playbook(workdir: Path, inventory: dict[str, Path], yaml_text: str, forks: int | None = None, extra_args: list[str] | None = None) -> AnsibleRun:
-    """Run yaml_text against inventory {alias: root}; every alias is in group ``lab``.
+def run_playbook(workdir: Path, inventory: dict[str, Path | dict], yaml_text: str, forks: int | None = None, extra_args: list[str] | None = None) -> AnsibleRun:
+    """Run yaml_text against inventory {alias: root, or alias: host variables}; every alias is
+    in group ``lab``. A root is reached with the chroot connection; host variables say how
+    (a booted host's are its ssh connection, see :meth:`Host.inventory_vars`).
 
     Works for several clones at once (pass aliases of different Hosts' roots).
     Returns the AnsibleRun whose ``records`` are the per-task results.
@@ -254,12 +259,16 @@ def run_playbook(workdir: Path, inventory: dict[str, Path], yaml_text: str, fork
     run_dir = workdir / f"run-{os.getpid()}-{next(_run_ids)}"
     run_dir.mkdir(parents=True)
     hosts = {
-        alias: {
-            "ansible_connection": "community.general.chroot",
-            "ansible_host": str(root),
-            "ansible_python_interpreter": "/usr/bin/python3",
-        }
-        for alias, root in inventory.items()
+        alias: (
+            dict(target)
+            if isinstance(target, dict)
+            else {
+                "ansible_connection": "community.general.chroot",
+                "ansible_host": str(target),
+                "ansible_python_interpreter": "/usr/bin/python3",
+            }
+        )
+        for alias, target in inventory.items()
     }
     (run_dir / "inventory.yml").write_text(json.dumps({"all": {"children": {"lab": {"hosts": hosts}}}}, indent=2) + "\n")
     (run_dir / "playbook.yml").write_text(yaml_text)
@@ -313,11 +322,21 @@ _TYPE = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFSOCK:
 class Host:
     """One throw-away Debian host (a tools/lab clone). See the module docstring."""
 
+    connection = "chroot"
+
     def __init__(self, name: str, root: Path, workdir: Path):
         self.name = name
         self.root = Path(root)
         self.workdir = Path(workdir)
         self.last_run: AnsibleRun | None = None
+        meta = json.loads((self.root.parent / "host.json").read_text())
+        self.release: str = meta.get("release") or lab.DEFAULT_RELEASE
+        self.addresses: list[str] = meta.get("addresses") or []
+        SEEN.add((self.release, self.connection))
+
+    def inventory_vars(self) -> Path | dict:
+        """How Ansible reaches this host (run_playbook's inventory value)."""
+        return self.root
 
     def __repr__(self) -> str:
         return f"Host({self.name!r}, root={str(self.root)!r})"
@@ -400,7 +419,7 @@ class Host:
         self, yaml_text: str, aliases: list[str] | None = None, forks: int | None = None, extra_args: list[str] | None = None
     ) -> tuple[int, list[dict]]:
         """Run a playbook (hosts: all / lab) against this host, under each alias."""
-        inventory = {alias: self.root for alias in (aliases or [self.name])}
+        inventory = {alias: self.inventory_vars() for alias in (aliases or [self.name])}
         if forks is None:
             forks = max(5, len(inventory))
         self.last_run = run_playbook(self.workdir / "ansible", inventory, yaml_text, forks=forks, extra_args=extra_args)
@@ -583,6 +602,34 @@ class Host:
         return sorted(out)
 
 
+class BootedHost(Host):
+    """A booted lab host: systemd is PID 1, Ansible comes over ssh, ``run()`` enters its
+    namespaces (nsenter) as root, and ``reboot()`` restarts it the way the host itself would."""
+
+    connection = "ssh"
+
+    def inventory_vars(self) -> dict:
+        meta = json.loads((self.root.parent / "host.json").read_text())
+        return lab.connection_vars(meta)
+
+    def _argv(self, argv) -> list[str]:
+        if len(argv) == 1 and isinstance(argv[0], (list, tuple)):
+            argv = argv[0]
+        if not argv:
+            raise HarnessError("run() needs a command")
+        return lab.exec_argv(self.name, [os.fspath(a) for a in argv])
+
+    def system_state(self) -> str:
+        """``systemctl is-system-running --wait``: running, degraded, ..."""
+        return self.run("systemctl", "is-system-running", "--wait", check=False, timeout=90).stdout.strip()
+
+    def failed_units(self) -> list[str]:
+        return self.run("systemctl", "list-units", "--failed", "--plain", "--no-legend", "--no-pager").stdout.split("\n")[:-1]
+
+    def boot_count(self) -> int:
+        return int(json.loads((self.root.parent / "boot.json").read_text()).get("boots", 0))
+
+
 # ----------------------------------------------------------------------------
 # creating and destroying hosts (used by the fixtures)
 # ----------------------------------------------------------------------------
@@ -601,6 +648,14 @@ def new_host(role: str, workdir: Path, source: Host | None = None) -> Host:
     name = f"it{os.getpid()}-{next(_host_ids)}-{role}"
     root = lab.clone(name, owner_pid=os.getpid(), source=source.name if source else None)
     return Host(name, root, Path(workdir) / name)
+
+
+def new_booted_host(role: str, workdir: Path, release: str, addresses: int = 4) -> BootedHost:
+    """A fresh booted host of ``release`` (systemd as PID 1, sshd on its first address)."""
+    lab.build(release=release)
+    name = f"it{os.getpid()}-{next(_host_ids)}-{role}"
+    root = lab.clone(name, owner_pid=os.getpid(), addresses=addresses, release=release, boot=True)
+    return BootedHost(name, root, Path(workdir) / name)
 
 
 def destroy_host(host: Host) -> None:

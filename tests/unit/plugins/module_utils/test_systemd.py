@@ -209,7 +209,7 @@ def test_translate(action: str, unit: str | None, active: bool, running: bool, v
 # ------------------------------------------------------------------------------- at boot
 def test_boot_with_the_generator_masks_disabled_instances() -> None:
     entries = [("primary", "postfix@-.service", True), ("postfix-a", "postfix@postfix-a.service", True), ("postfix-b", "postfix@postfix-b.service", False)]
-    states = {"postfix@-.service": "enabled-runtime", "postfix@postfix-a.service": "disabled", "postfix@postfix-b.service": "disabled"}
+    states = {"postfix@-.service": "enabled-runtime", "postfix@postfix-a.service": "enabled-runtime", "postfix@postfix-b.service": "enabled-runtime"}
     changes, umbrella = plan_boot(DEBIAN12, entries, states, "enabled")
     assert [c.verbs for c in changes] == [(), (), ("mask",)]
     assert umbrella == ()
