@@ -6,7 +6,11 @@
 #   make lint         ruff, ruff format, mypy, yamllint, ansible-lint, antsibull-changelog lint
 #   make sanity       ansible-test sanity on a copy of the collection under .build/sanity
 #   make units        pytest tests/unit
-#   make integration  pytest tests/integration (needs root; skipped while it has no test files)
+#   make lab          build the lab's base roots of Debian 11, 12 and 13 at once (cached; needs root)
+#   make integration  pytest tests/integration (needs root): chroot hosts of Debian 12 and booted
+#                     Debian 11/12/13 hosts over ssh (test_systemd_hosts.py)
+#   make releases     the life-cycle integration tests again on chroot hosts of Debian 11 and 13
+#   make matrix       the table of releases x kinds of host that the run tested (make test prints it)
 #   make docs         antsibull-docs lint of plugin/role/extra docs, then the docsite built to HTML
 #                     (.build/docs/build/html), failing on any warning
 #   make release      ansible-galaxy collection build (.build/release/*.tar.gz), its contents,
@@ -14,7 +18,8 @@
 #   make core217      tests/unit and one integration smoke test on ansible-core 2.17 (.venv-2.17)
 #   make changelog    regenerate CHANGELOG.md (a preview of the coming release, see tools/changelog-preview)
 #   make molecule     the Molecule scenarios in extensions/molecule on throw-away lab hosts (needs root)
-#   make demo         a lab of 3 hosts, the example design rolled out, the status table (needs root)
+#   make demo         a lab of 3 booted hosts (Debian 11, 12, 13; systemd, ssh), the example design
+#                     rolled out, the status table (needs root; DEMO_BOOT=no: chroot hosts instead)
 #   make demo-clean   stop and remove the demo lab
 #   make lock         regenerate requirements/test-$(CORE).txt from requirements/test-$(CORE).in
 #
@@ -51,7 +56,14 @@ GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSIO
 PIP_NOISE := is ignored: it is neither a file nor a directory
 RUFF_PATHS = $(wildcard plugins tests tools benchmarks)
 PYTEST_ARGS ?=
-GATES := lint sanity units integration docs release core217 molecule
+GATES := lint sanity units integration releases docs release core217 molecule
+# The Debian releases the lab hosts run (tools/lab), and the ones every platform claim rests on.
+RELEASES := bullseye,bookworm,trixie
+# Besides Debian 12 (the whole suite), the life-cycle differential against the real postmulti and
+# postconf runs again on chroot hosts of these releases.
+EXTRA_RELEASES := bullseye trixie
+RELEASE_TESTS := tests/integration/test_oracle_parity.py tests/integration/test_postfix_instance.py \
+    tests/integration/test_postfix_multi_init.py tests/integration/test_instance_configuration.py
 
 # Documentation and release tools (antsibull-docs, Sphinx, galaxy-importer) have their own venv:
 # galaxy-importer pins attrs<24, which the test toolchain cannot share.
@@ -72,7 +84,7 @@ STAGE := $(STAGE_ROOT)/ansible_collections/mailops/postfix_multi
 VERSION = $(shell sed -n 's/^version:[[:space:]]*//p' galaxy.yml)
 TARBALL = .build/release/mailops-postfix_multi-$(VERSION).tar.gz
 
-.PHONY: test deps venv collection-link lint sanity units integration lock
+.PHONY: test deps venv collection-link lint sanity units lab integration releases matrix lock
 .PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217 molecule demo demo-clean
 
 # Ansible runs outside pytest (molecule, demo) find this collection through the .build link and
@@ -81,8 +93,10 @@ SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_
 ANSIBLE_RUN_ENV = ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS):$(SITE_PACKAGES) ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=False
 DEMO := .build/demo
 DEMO_HOSTS := 3
+DEMO_BOOT ?= yes
 
 test: deps venv
+	@rm -rf .build/matrix
 	@summary=(); \
 	for gate in $(GATES); do \
 	    start=$$(date +%s); \
@@ -105,6 +119,7 @@ test: deps venv
 	done; \
 	echo "=================== summary ==================="; \
 	printf '%s\n' "$${summary[@]}"; \
+	$(MAKE) matrix; \
 	echo "make test: all gates passed"
 
 deps:
@@ -157,7 +172,11 @@ units: venv collection-link
 	pytest tests/unit -n 2 $(PYTEST_ARGS) || { rc=$$?; \
 	    if [ $$rc -eq 5 ]; then echo "units: FAILED - pytest collected no tests in tests/unit"; fi; exit $$rc; }
 
-integration: venv collection-link
+# The lab's base roots, built in parallel (each waits on the network); cached in /var/cache/mailops-lab.
+lab:
+	tools/lab build-all --release $(RELEASES)
+
+integration: venv collection-link lab
 	@mkdir -p .build; rm -f .build/integration.skipped
 	@if [ -d tests/integration ] && [ -n "$$(find tests/integration -name 'test_*.py' -o -name '*_test.py' | head -n1)" ]; then \
 	    echo "integration: running pytest tests/integration"; \
@@ -167,6 +186,17 @@ integration: venv collection-link
 	    echo "integration: SKIPPED - tests/integration has no test files (test_*.py) yet; nothing was run"; \
 	    echo "tests/integration has no test files yet" > .build/integration.skipped; \
 	fi
+
+# The same life-cycle tests on chroot hosts of the other releases (Postfix 3.5 and 3.10, Python 3.9 and 3.13).
+releases: venv collection-link lab
+	@for release in $(EXTRA_RELEASES); do \
+	    echo "releases: $(RELEASE_TESTS) on $$release"; \
+	    MAILOPS_LAB_RELEASE=$$release pytest $(RELEASE_TESTS) $(PYTEST_ARGS) || exit $$?; \
+	done
+
+# Every release must have passed tests both in a chroot and booted over ssh.
+matrix:
+	@tools/matrix print --require $(RELEASES)
 
 venv-release: $(REL_STAMP)
 
@@ -222,12 +252,23 @@ core217: venv-$(CORE_MIN) collection-link
 	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest $(MIN_SMOKE) $(PYTEST_ARGS)
 
 # The Molecule scenarios (extensions/molecule/*): lab hosts made and removed by each scenario.
-molecule: venv collection-link
-	cd extensions && $(ANSIBLE_RUN_ENV) molecule test --all
+# Each scenario's outcome goes into the test matrix, once per release its hosts run.
+molecule: venv collection-link lab
+	@for scenario in default fleet systemd; do \
+	    case $$scenario in systemd) releases="$(RELEASES)"; connection=ssh;; *) releases=bookworm; connection=chroot;; esac; \
+	    if (cd extensions && $(ANSIBLE_RUN_ENV) molecule test -s $$scenario); then outcome=passed; else outcome=failed; fi; \
+	    for release in $${releases//,/ }; do \
+	        tools/matrix record --suite molecule --test $$scenario --release $$release --connection $$connection --outcome $$outcome; \
+	    done; \
+	    [ $$outcome = passed ] || { echo "molecule: scenario $$scenario FAILED"; exit 1; }; \
+	done
 
 # The main job in one command: 3 lab hosts, the example design rolled out, the status table.
+# The hosts boot with systemd and are reached over ssh, one per Debian release (DEMO_BOOT=no: chroots
+# of Debian 12 instead, as before; the same design and playbooks).
 demo: deps venv collection-link
-	tools/lab up $(DEMO_HOSTS) --prefix demo --inventory $(DEMO)/inventory/hosts.yml
+	@if [ "$(DEMO_BOOT)" = yes ]; then lab_args="--boot --release $(RELEASES)"; else lab_args=""; fi; \
+	    tools/lab up $(DEMO_HOSTS) --prefix demo $$lab_args --inventory $(DEMO)/inventory/hosts.yml
 	$(ANSIBLE_RUN_ENV) ansible-playbook -i $(DEMO)/inventory -e @extensions/demo/vars/design.yml mailops.postfix_multi.rollout
 	$(ANSIBLE_RUN_ENV) ansible-playbook -i $(DEMO)/inventory -e @extensions/demo/vars/design.yml \
 	    -e postfix_multi_status_report=$(CURDIR)/$(DEMO)/status mailops.postfix_multi.status > $(DEMO)/status.log
