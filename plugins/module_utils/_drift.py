@@ -186,12 +186,13 @@ def compare(
     primary_absent_parameters: t.Sequence[str] = (),
     prune: bool = False,
     start: bool = True,
-    boot: t.Callable[[Registry], list[str]] | None = None,
+    boot: t.Callable[[Registry], list[str] | None] | None = None,
 ) -> dict[str, t.Any]:
     """The drift of this host from the design, and the module calls that would remove it.
 
     ``boot`` (with ``start``) lists what would make exactly the enabled instances start at boot
-    (``postfix_service`` with ``enabled: true``; empty where systemd does not drive Postfix)."""
+    (``postfix_service`` with ``enabled: true``); it returns None where systemd does not drive
+    Postfix, and ``systemd`` in the result says which."""
     declared = declared_from(instances)
     reg = Registry.load(facts.defaults(), facts.read_text)
     facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
@@ -219,8 +220,12 @@ def compare(
     if prune:
         actions["prune"] = [u["config_directory"] for u in undeclared]
 
-    if start and boot is not None and not init_needed:
-        actions["boot"] = boot(reg)
+    systemd = False
+    if boot is not None:
+        commands = boot(reg)
+        systemd = commands is not None
+        if start and commands and not init_needed:
+            actions["boot"] = commands
 
     in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "prune", "start", "boot")))
     return {
@@ -228,6 +233,7 @@ def compare(
         "installed": True,
         "in_sync": in_sync,
         "initialised": not init_needed,
+        "systemd": systemd,
         "primary": {
             "config_directory": primary.config_directory,
             "running": primary_running,

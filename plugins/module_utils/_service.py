@@ -331,15 +331,15 @@ def _wants_stale(host: ServiceHost, reg: Registry) -> bool:
     return _systemd.needs_daemon_reload(_systemd.expected_wants(names), host.generated_wants())
 
 
-def boot_drift(reg: Registry, host: ServiceHost | None = None) -> list[str]:
+def boot_drift(reg: Registry, host: ServiceHost | None = None) -> list[str] | None:
     """The systemctl commands that ``postfix_service`` with ``enabled: true`` would run for every
-    instance of ``reg`` (empty when boot is right, or where systemd does not drive Postfix)."""
+    instance of ``reg`` (empty when boot is right); None where systemd does not drive Postfix."""
     host = host or ServiceHost()
     if not host.systemd_booted():
-        return []
+        return None
     packaging = host.packaging()
     if packaging.by is None:
-        return []
+        return None
     _records, commands, _failed = _boot(host, packaging, reg.instances, True, check_mode=True)
     if not commands and packaging.generator and _wants_stale(host, reg):
         commands.append(" ".join(host.systemctl_argv("daemon-reload", None)))

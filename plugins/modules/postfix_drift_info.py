@@ -240,6 +240,11 @@ undeclared:
       enabled: false
       config_directory: /etc/postfix-old
       running: false
+systemd:
+  description: Whether systemd drives Postfix on this host (PID 1, with a usable C(postfix@.service) unit).
+  returned: when Postfix is installed
+  type: bool
+  sample: true
 actions:
   description: The module calls that would bring the host to the design, in the order the role makes them.
   returned: when Postfix is installed

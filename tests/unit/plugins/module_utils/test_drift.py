@@ -196,3 +196,24 @@ def test_uninitialised_hosts_need_every_instance_call():
     result = compare(facts, [{"name": "postfix-a"}, {"name": "postfix-b", "before": "postfix-a"}])
     assert [row["lifecycle"] for row in result["instances"]] == ["differs", "differs"]
     assert [a["name"] for a in result["actions"]["instances"]] == ["postfix-a", "postfix-b"]
+
+
+def test_boot_differences_break_sync_only_where_systemd_drives_postfix():
+    """postfix_drift_info passes the boot check of postfix_service (None: no systemd here)."""
+    seen = []
+
+    def boot(reg):
+        seen.append([inst.label for inst in reg.instances])
+        return ["systemctl mask -- postfix@postfix-out.service"]
+
+    result = compare(converged(), [OUT], boot=boot)
+    assert seen == [["/etc/postfix", "postfix-out"]]
+    assert result["systemd"] is True and result["in_sync"] is False
+    assert result["actions"]["boot"] == ["systemctl mask -- postfix@postfix-out.service"]
+    assert "start at boot exactly the enabled instances: systemctl mask -- postfix@postfix-out.service" in result["summary"]
+    # start=false: the role does not manage what runs, nor what starts at boot
+    assert compare(converged(), [OUT], start=False, boot=boot)["in_sync"] is True
+    in_sync = compare(converged(), [OUT], boot=lambda reg: [])
+    assert (in_sync["systemd"], in_sync["in_sync"], in_sync["actions"]["boot"]) == (True, True, [])
+    no_systemd = compare(converged(), [OUT], boot=lambda reg: None)
+    assert (no_systemd["systemd"], no_systemd["in_sync"]) == (False, True)

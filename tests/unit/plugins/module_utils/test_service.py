@@ -364,3 +364,17 @@ def test_use_postmulti_overrides_systemd(ran: list[tuple[tuple[str, ...], bool]]
     result = manage_service({"state": "started", "use": "postmulti", "name": "-"}, check_mode=False, host=svc)
     assert result["backend"] == "postmulti"
     assert ran == [(("/usr/sbin/postfix", "-c", P, "--", "start"), True)]
+
+
+def test_boot_drift_lists_what_enabled_true_would_run() -> None:
+    facts = service_facts(running=[P, A])
+    reg = Registry.load(FALLBACK_DEFAULTS, facts.read_text)
+    assert _service.boot_drift(reg, FakeServiceHost(facts)) is None  # systemd is not PID 1
+    svc = FakeServiceHost(facts, booted=True, wants=expected_wants_abc(), enabled={"postfix.service": "enabled"})
+    assert _service.boot_drift(reg, svc) == ["/bin/systemctl mask -- postfix@postfix-b.service"]
+    svc.enabled["postfix@postfix-b.service"] = "masked"
+    assert _service.boot_drift(reg, svc) == []
+    svc.wants = ["postfix@-.service"]  # the generator has not seen the instances yet
+    assert _service.boot_drift(reg, svc) == ["/bin/systemctl daemon-reload"]
+    unusable = FakeServiceHost(facts, booted=True, packaging=_systemd.Packaging(None, None))
+    assert _service.boot_drift(reg, unusable) is None
