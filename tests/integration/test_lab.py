@@ -148,11 +148,12 @@ def test_destroy_kills_and_unmounts(new_host):
 
 def test_cli_list_inventory_and_root_check(host):
     listed = subprocess.run([str(labhost.LAB_TOOL), "list"], capture_output=True, text=True, check=True).stdout
-    assert f"{host.name}\tmounted\t{host.root}\n" in listed
+    assert f"{host.name}\t{host.release}\tmounted\t{host.root}\n" in listed
     inventory = subprocess.run([str(labhost.LAB_TOOL), "inventory", host.name], capture_output=True, text=True, check=True).stdout
     assert f'ansible_host: "{host.root}"' in inventory
-    assert "ansible_connection: community.general.chroot" in inventory
-    assert "ansible_python_interpreter: /usr/bin/python3" in inventory
+    assert 'ansible_connection: "community.general.chroot"' in inventory
+    assert 'ansible_python_interpreter: "/usr/bin/python3"' in inventory
+    assert f'lab_release: "{host.release}"' in inventory and "lab_booted: false" in inventory
     as_nobody = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(labhost.LAB_TOOL), "list"],
         capture_output=True,

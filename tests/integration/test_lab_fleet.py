@@ -106,3 +106,55 @@ def test_clone_refuses_bad_address_counts(lab_base):
     with pytest.raises(lab.LabError, match="between 0 and 254"):
         lab.clone(f"lf{os.getpid()}bad", addresses=255)
     assert not lab.host_dir(f"lf{os.getpid()}bad").exists()
+
+
+def _nspawn_pids(name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")  # noqa: SIM115, PTH123
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"systemd-nspawn") and f"--machine={name}".encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_booted_fleet_ssh_reboot_and_down(prefix, tmp_path):
+    """up --boot: systemd as PID 1 in each host, sshd on its first address, a reboot from inside
+    boots it again, and down leaves no process, cgroup or address behind."""
+    inventory = tmp_path / "inventory.yml"
+    made = _cli("up", "2", "--prefix", prefix, "--addresses", "2", "--boot", "--release", "bullseye,trixie", "--inventory", str(inventory))
+    assert made.returncode == 0, made.stderr
+    names = [f"{prefix}1", f"{prefix}2"]
+    metas = [json.loads((lab.host_dir(n) / "host.json").read_text()) for n in names]
+    assert [m["release"] for m in metas] == ["bullseye", "trixie"] and all(m["boot"] for m in metas)
+    text = inventory.read_text()
+    assert text.count("ansible_connection: \"ssh\"") == 2 and "lab_booted: true" in text
+    for meta in metas:
+        # systemd is PID 1 inside, and the host is its own machine
+        assert subprocess.run(lab.exec_argv(meta["name"], ["cat", "/proc/1/comm"]), capture_output=True, text=True, check=True).stdout == "systemd\n"
+        assert subprocess.run(lab.exec_argv(meta["name"], ["hostname"]), capture_output=True, text=True, check=True).stdout == meta["name"] + "\n"
+        with socket.create_connection((meta["addresses"][0], 22), timeout=5) as sock:
+            assert sock.recv(4) == b"SSH-"
+        assert _banner(meta["addresses"][0]).startswith(f"220 {meta['name']}.lab.example ESMTP")  # Debian's units started it
+        assert (lab.memory_bytes(meta["name"]) or 0) > 0
+    listed = _cli("list").stdout
+    assert f"{names[1]}\ttrixie\tmounted" in listed and "booted" in listed
+
+    first = metas[0]["name"]
+    boots = json.loads((lab.host_dir(first) / "boot.json").read_text())["boots"]
+    subprocess.run(lab.exec_argv(first, ["systemctl", "reboot"]), capture_output=True, check=False)
+    deadline = time.monotonic() + 60
+    while json.loads((lab.host_dir(first) / "boot.json").read_text()).get("boots") == boots and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lab.wait_booted(first, metas[0]["addresses"][0]) in ("running", "degraded")
+    assert json.loads((lab.host_dir(first) / "boot.json").read_text())["boots"] == boots + 1
+
+    gone = _cli("down", "--prefix", prefix)
+    assert gone.returncode == 0, gone.stderr
+    assert lab.fleet_names(prefix) == []
+    for meta in metas:
+        assert _nspawn_pids(meta["name"]) == []
+        assert not any(d.exists() for d in lab._cgroup_dirs(meta["name"]))  # noqa: SLF001
+        assert not set(meta["addresses"]) & _on_lo()
