@@ -207,3 +207,38 @@ def test_primary_restart_leaves_the_other_instances_running(new_booted, release:
     assert after == pids  # same masters: never restarted
     assert host.run("systemctl", "is-active", "postfix.service" if release == "trixie" else "postfix@-.service").stdout.strip() == "active"
     assert host.failed_units() == []
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_lifecycle_over_ssh_matches_postmulti(new_booted, release: str) -> None:
+    """The life cycle through the modules over ssh ends where the real postmulti ends on a twin host
+    of the same release: created in a group, enabled, renamed, disabled."""
+    import test_oracle_parity as op  # pylint: disable=import-outside-toplevel
+
+    oracle, host = new_booted("oracle", release=release), new_booted("host", release=release)
+    op.init(oracle)
+    op.create(oracle, name="postfix-out", group="mta")
+    op.enable(oracle, "postfix-out")
+    op.assign(oracle, "postfix-out", name="postfix-relay", group="out")
+    op.disable(oracle, "postfix-relay")
+    expected = op.state(oracle)
+
+    assert host.module("postfix_multi_init")["changed"] is True
+    steps = [
+        {"name": "postfix-out", "group": "mta"},
+        {"name": "postfix-out", "enabled": True},
+        {"config_directory": "/etc/postfix-out", "name": "postfix-relay", "group": "out"},
+        {"name": "postfix-relay", "enabled": False},
+    ]
+    for args in steps:
+        results = host.sequence("postfix_instance", **args)
+        assert [r["changed"] for r in results] == [True, True, False, False], (args, host.last_run.explain())
+    assert without_host_identity(host.state()) == without_host_identity(expected)
+
+
+def without_host_identity(state: dict) -> dict:
+    """The state less what the lab gives each booted host of its own: its primary's
+    inet_interfaces and myhostname (see tools/lab clone --addresses)."""
+    own = ("inet_interfaces = ", "myhostname = ")
+    state["postconf_n"]["/etc/postfix"] = [line for line in state["postconf_n"]["/etc/postfix"] if not line.startswith(own)]
+    return state
