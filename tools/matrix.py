@@ -5,7 +5,9 @@
 
 The integration tests (tests/integration/conftest.py) and the Molecule scenarios (make molecule)
 append one JSON line per test and kind of host to .build/matrix/*.jsonl:
-{"suite", "test", "release", "connection" (chroot or ssh), "outcome" (passed, failed, skipped)}.
+{"suite", "test", "release", "connection" (chroot or ssh), "outcome" (passed, failed, skipped)};
+the booted hosts' memory (resident, of the host's memory cgroup) at the end of each test goes to
+.build/matrix/memory-*.jsonl.
 
   tools/matrix print [--require R1,R2,...]   the table (Debian release, Postfix and Python
                                              versions of the lab base, connection, systemd,
@@ -38,9 +40,11 @@ def _lab():
     return module
 
 
-def rows() -> list[dict]:
+def rows(prefix: str = "") -> list[dict]:
     out = []
-    for path in sorted(MATRIX_DIR.glob("*.jsonl")):
+    for path in sorted(MATRIX_DIR.glob(f"{prefix}*.jsonl")):
+        if not prefix and path.name.startswith("memory-"):
+            continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 out.append(json.loads(line))
@@ -56,22 +60,28 @@ def versions(lab, release: str) -> tuple[str, str]:
         return "?", "?"
 
 
-def table(records: list[dict]) -> tuple[list[str], bool]:
+def table(records: list[dict], memory: list[dict] | None = None) -> tuple[list[str], bool]:
     lab = _lab()
+    rss: dict[str, list[int]] = {}
+    for rec in memory or []:
+        if rec.get("rss"):
+            rss.setdefault(rec["release"], []).append(int(rec["rss"]))
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for rec in records:
         key = (rec["release"], rec["connection"])
         counts.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0})
         counts[key][rec["outcome"]] = counts[key].get(rec["outcome"], 0) + 1
     order = list(lab.RELEASES)
-    header = ["Debian", "release", "Postfix", "Python", "connection", "systemd", "passed", "failed"]
+    header = ["Debian", "release", "Postfix", "Python", "connection", "systemd", "passed", "failed", "memory per host"]
     lines = [header]
     for release, connection in sorted(counts, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1])):
         postfix, python = versions(lab, release)
         number = lab.RELEASES.get(release, ("?",))[0]
         c = counts[(release, connection)]
         systemd = "yes" if connection == "ssh" else "no"
-        lines.append([number, release, postfix, python, connection, systemd, str(c["passed"]), str(c["failed"])])
+        used = rss.get(release) if connection == "ssh" else None
+        mem = f"{sum(used) / len(used) / 2**20:.1f} MiB avg, {max(used) / 2**20:.1f} max ({len(used)} hosts)" if used else "-"
+        lines.append([number, release, postfix, python, connection, systemd, str(c["passed"]), str(c["failed"]), mem])
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
@@ -100,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(json.dumps(rec) + "\n")
         return 0
     records = rows()
-    text, failed = table(records)
+    text, failed = table(records, rows("memory-"))
     print("test matrix (integration tests and Molecule scenarios, by kind of host):")
     print("\n".join("  " + line for line in text))
     missing = []

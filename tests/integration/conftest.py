@@ -100,6 +100,10 @@ def new_booted(lab_base, tmp_path):
 
     yield make
     errors = []
+    MATRIX_DIR.mkdir(parents=True, exist_ok=True)
+    with open(MATRIX_DIR / f"memory-{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
+        for host in made:  # what each booted host used at the end of its test (memory cgroup rss)
+            fh.write(json.dumps({"release": host.release, "name": host.name, "rss": labhost.lab.memory_bytes(host.name)}) + "\n")
     for host in reversed(made):
         if KEEP:
             print(f"\nMAILOPS_LAB_KEEP: kept {host.name} at {host.root} (ssh root@{host.addresses[0]})")
