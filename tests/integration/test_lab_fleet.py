@@ -130,7 +130,7 @@ def test_booted_fleet_ssh_reboot_and_down(prefix, tmp_path):
     metas = [json.loads((lab.host_dir(n) / "host.json").read_text()) for n in names]
     assert [m["release"] for m in metas] == ["bullseye", "trixie"] and all(m["boot"] for m in metas)
     text = inventory.read_text()
-    assert text.count("ansible_connection: \"ssh\"") == 2 and "lab_booted: true" in text
+    assert text.count('ansible_connection: "ssh"') == 2 and "lab_booted: true" in text
     for meta in metas:
         # systemd is PID 1 inside, and the host is its own machine
         assert subprocess.run(lab.exec_argv(meta["name"], ["cat", "/proc/1/comm"]), capture_output=True, text=True, check=True).stdout == "systemd\n"

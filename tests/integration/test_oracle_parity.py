@@ -131,6 +131,40 @@ def state(oracle: labhost.Host) -> dict:
     return oracle.state()
 
 
+# The queue subdirectories postmulti's destroy removes (QUEUE_SUBDIRS in postmulti-script).
+POSTMULTI_QUEUE_SUBDIRS = frozenset(labhost.QUEUE_SUBDIRS) | {"pid", "private", "public"}
+
+
+def chroot_copies(host: labhost.Host, queue_directory: str) -> list[str]:
+    """The entries of ``queue_directory`` besides Postfix's queue subdirectories (paths inside the host),
+    after checking that they hold nothing but directories and copies of the host's own files.
+
+    They are Debian's chroot setup, /usr/lib/postfix/configure-instance.sh: it copies etc/localtime,
+    etc/services, etc/resolv.conf, etc/hosts, etc/host.conf and etc/nsswitch.conf into the queue
+    directory and makes usr/lib/sasl2. Debian 11 and 12 run it only when an instance starts through
+    the init script or postfix@.service (ExecStartPre); Debian 13's post-install runs it after every
+    create-missing and set-permissions, so "postmulti -e create" (postfix set-permissions), "postfix
+    check" and "postfix start" leave it behind. postmulti's destroy rmdirs only the queue
+    subdirectories ("please verify contents and remove by hand"), and so the queue directory stays.
+    """
+    top = host.path(queue_directory)
+    if not top.is_dir():
+        return []
+    kept = []
+    for entry in sorted(top.iterdir()):
+        if entry.name in POSTMULTI_QUEUE_SUBDIRS:
+            continue
+        for path in [entry, *sorted(entry.rglob("*"))]:
+            inside = "/" + path.relative_to(host.root).as_posix()
+            assert not path.is_symlink() and (path.is_dir() or path.is_file()), f"{inside} is neither a directory nor a regular file"
+            if path.is_file():
+                system = "/" + path.relative_to(top).as_posix()
+                # compared inside the host: its /etc/localtime is a symbolic link with an absolute target
+                assert host.run("cmp", "-s", inside, system, check=False).returncode == 0, f"{inside} is not a copy of {system}"
+        kept.append(f"{queue_directory}/{entry.name}")
+    return kept
+
+
 # ----------------------------------------------------------------------------
 # scenarios (spec §9.6); each returns oracle.state()
 # ----------------------------------------------------------------------------
@@ -310,7 +344,13 @@ def test_scenario_destroy(oracle, new_host):
     got = scenario_destroy(oracle)
     inited = scenario_init(new_host("o2"))
     assert got["postmulti_l"] == [PRIMARY]
-    assert got["files"] == inited["files"]
+    queue = "var/spool/postfix-out"
+    in_queue = [line for line in got["files"] if line.split()[0] == queue or line.startswith(queue + "/")]
+    assert [line for line in got["files"] if line not in in_queue] == inited["files"]
+    # the queue directory is gone too, unless Debian's chroot copies (and nothing else) keep it
+    kept = chroot_copies(oracle, "/" + queue)
+    assert sorted({line.split()[0].split("/")[3] for line in in_queue if line.startswith(queue + "/")}) == [k.rsplit("/", 1)[1] for k in kept]
+    assert bool(in_queue) == bool(kept)
     assert "multi_instance_directories =" in got["postconf_n"]["/etc/postfix"]
 
 
