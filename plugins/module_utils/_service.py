@@ -383,6 +383,16 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         for rec in boot:
             if rec["note"]:
                 warnings.append(f"{rec['instance']}: {rec['note']}")
+    elif backend == "systemd" and options.get("state") in ("started", "restarted"):
+        # not asked to manage boot: say where a reboot would bring back something else than what runs now
+        would, _ran, _failed = _boot(host, packaging, chosen, True, check_mode=True)
+        differ = [rec["instance"] for rec in would if rec["verbs"] and rec["unit"]]
+        if differ:
+            warnings.append(
+                "what starts at boot does not follow postmulti's enable flags for "
+                + ", ".join(differ)
+                + " (enabled instances start at boot, disabled ones do not): give enabled=true to make it so"
+            )
     elif enabled is not None:
         why = "systemd is not PID 1" if not booted else f"no usable {_systemd.TEMPLATE_UNIT} unit is installed"
         if options.get("use") == "postmulti":

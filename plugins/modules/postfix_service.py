@@ -85,6 +85,8 @@ options:
       - Where systemd is not PID 1 or O(use=postmulti), boot is left alone (with a warning); Debian's init script
         starts Postfix with postmulti's rules, which start enabled instances only.
       - The boot settings are made before O(state) acts, so that a masked unit is unmasked before its instance starts.
+      - Without O(enabled), boot is left alone; V(started) and V(restarted) then warn where what starts at boot does not
+        follow postmulti's enable flags.
     type: bool
     version_added: 1.0.0
   command:

@@ -378,3 +378,14 @@ def test_boot_drift_lists_what_enabled_true_would_run() -> None:
     assert _service.boot_drift(reg, svc) == ["/bin/systemctl daemon-reload"]
     unusable = FakeServiceHost(facts, booted=True, packaging=_systemd.Packaging(None, None))
     assert _service.boot_drift(reg, unusable) is None
+
+
+def test_started_without_enabled_warns_when_boot_differs(ran: list[tuple[tuple[str, ...], bool]]) -> None:
+    svc = FakeServiceHost(service_facts(running=[P, A]), booted=True, packaging=DEBIAN13, enabled={"postfix.service": "enabled"})
+    result = manage_service({"state": "started"}, check_mode=False, host=svc)
+    assert result["changed"] is False and result["boot"] == []
+    assert any("postfix-a" in w and "give enabled=true" in w for w in result["warnings"]), result["warnings"]
+    assert all(argv[1] not in ("enable", "disable", "mask", "unmask") for argv, _tty in ran)
+    svc.enabled["postfix@a.service"] = "enabled"
+    result = manage_service({"state": "started"}, check_mode=False, host=svc)
+    assert not any("give enabled=true" in w for w in result["warnings"])
