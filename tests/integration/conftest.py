@@ -77,10 +77,16 @@ def new_host(lab_base, tmp_path):
         return made[-1]
 
     yield make
+    _destroy_all(made)
+
+
+def _destroy_all(made: list) -> None:
+    """Destroy every host a test made (last first), then report the first failure; keep them with MAILOPS_LAB_KEEP=1."""
     errors = []
     for host in reversed(made):
         if KEEP:
-            print(f"\nMAILOPS_LAB_KEEP: kept {host.name} at {host.root}")
+            ssh = f" (ssh root@{host.addresses[0]})" if host.connection == "ssh" else ""
+            print(f"\nMAILOPS_LAB_KEEP: kept {host.name} at {host.root}{ssh}")
             continue
         try:
             labhost.destroy_host(host)
@@ -99,21 +105,11 @@ def new_booted(lab_base, tmp_path):
         return made[-1]
 
     yield make
-    errors = []
     MATRIX_DIR.mkdir(parents=True, exist_ok=True)
     with open(MATRIX_DIR / f"memory-{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
         for host in made:  # what each booted host used at the end of its test (memory cgroup rss)
             fh.write(json.dumps({"release": host.release, "name": host.name, "rss": labhost.lab.memory_bytes(host.name)}) + "\n")
-    for host in reversed(made):
-        if KEEP:
-            print(f"\nMAILOPS_LAB_KEEP: kept {host.name} at {host.root} (ssh root@{host.addresses[0]})")
-            continue
-        try:
-            labhost.destroy_host(host)
-        except Exception as exc:  # destroy every host, then report
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    _destroy_all(made)
 
 
 @pytest.fixture
