@@ -15,6 +15,7 @@ the child a pseudo-terminal as stderr and captures what it says there.
 
 from __future__ import annotations
 
+import locale
 import os
 import pty
 import select
@@ -59,37 +60,40 @@ def _environment(extra: t.Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _read_pty(master: int, proc: subprocess.Popen[str], timeout: float) -> str:
-    chunks: list[bytes] = []
+def _collect(proc: subprocess.Popen[bytes], master: int, timeout: float) -> tuple[bytes, bytes]:
+    """Read the child's stdout (a pipe) and stderr (the terminal) while it runs, so that neither
+    fills up and blocks it, until it exits; then take what is left without waiting for daemons it
+    started, which may keep the terminal or the pipe open. Returns (stdout, stderr) bytes."""
+    assert proc.stdout is not None  # noqa: S101 - run() made the pipe
+    out_fd = proc.stdout.fileno()
+    chunks: dict[int, list[bytes]] = {out_fd: [], master: []}
+    open_fds = [out_fd, master]
     deadline = time.monotonic() + timeout
-    while True:
+
+    def read(fd: int) -> bool:
+        """One read; False at end of file (or EIO: every writer closed the terminal)."""
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if data:
+            chunks[fd].append(data)
+            return True
+        open_fds.remove(fd)
+        return False
+
+    while open_fds:
+        exited = proc.poll() is not None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             proc.kill()
             raise PostfixMultiError(f"command timed out after {timeout:.0f} s: {' '.join(str(a) for a in proc.args)}")  # type: ignore[union-attr]
-        ready, _w, _x = select.select([master], [], [], min(remaining, 0.2))
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: every writer closed the terminal
-                data = b""
-            if data:
-                chunks.append(data)
-                continue
-            if proc.poll() is not None:
-                break
-        elif proc.poll() is not None:
-            # drain what is left without blocking
-            while select.select([master], [], [], 0)[0]:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                chunks.append(data)
-            break
-    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+        ready, _w, _x = select.select(open_fds, [], [], 0 if exited else min(remaining, 0.2))
+        for fd in ready:
+            read(fd)
+        if exited and not ready:
+            break  # the child is gone and nothing is pending: what holds the fds open is not ours to wait for
+    return b"".join(chunks[out_fd]), b"".join(chunks[master])
 
 
 def run(
@@ -128,7 +132,6 @@ def run(
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=slave,
-                text=True,
                 env=environment,
                 start_new_session=True,
             )
@@ -136,15 +139,18 @@ def run(
             os.close(slave)
         try:
             if stdin is not None and proc.stdin is not None:
-                proc.stdin.write(stdin)
+                proc.stdin.write(stdin.encode(locale.getpreferredencoding(False)))
                 proc.stdin.close()
-            err = _read_pty(master, proc, timeout)
-            out = proc.stdout.read() if proc.stdout is not None else ""
+            raw_out, raw_err = _collect(proc, master, timeout)
             rc = proc.wait()
         finally:
             os.close(master)
             if proc.stdout is not None:
                 proc.stdout.close()
+        # stdout decoded as a text-mode pipe does (subprocess: the locale's encoding, universal
+        # newlines); the terminal's text with its CR LF line ends made plain
+        out = raw_out.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
+        err = raw_err.decode("utf-8", "replace").replace("\r\n", "\n")
         return CommandResult(tuple(args), rc, out, err)
     except FileNotFoundError as exc:
         raise PostfixMultiError(f"cannot run {args[0]}: {exc.strerror}; is Postfix installed?", cmd=args) from exc
