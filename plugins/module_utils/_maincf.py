@@ -70,13 +70,22 @@ _ISSPACE = " \t\n\v\f\r"
 # Postfix CHARS_SPACE / PCF_SEPARATORS / MAC_EXP_WHITESPACE: key delimiters of postconf -e,
 # whitespace inside ${...}, and the separators that postconf's output normalisation folds.
 _CHARS_SPACE = " \t\r\n"
-_ALNUM_US = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_ALNUM_US = _ALNUM | {"_"}
 _DIGITS = frozenset("0123456789")
 _RELOP_CHARS = "<>!=?+-*/~&|%"
 _RELOPS = ("==", "!=", "<", "<=", ">=", ">")
 _RELOP_EXPECTED = '"==" or "!="" or "<"" or "<="" or ">="" or ">"'
 _LONG_MAX = 2**63 - 1
 _NESTING_LIMIT = 100
+# Operator suffixes that postconf registers (mac_expand_add_relop): "level" since Postfix 3.6
+# (compat_level_relop_register in global/compat_level.c), e.g. ${{$compatibility_level} <level {3.6} ? ...}.
+_RELOP_SUFFIXES = ("level",)
+# compat_level.c: 10 bits each for minor and patch, the rest of a C long for the major number.
+_COMPAT_FIELD_BITS = 10
+_COMPAT_MAJOR_MAX = _LONG_MAX >> (2 * _COMPAT_FIELD_BITS)
+# What strtol(3) reads as a whole field in base 10: leading white space, a sign, digits.
+_STRTOL_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _SEPARATORS_RE = re.compile(r"[ \t\r\n]+")
@@ -166,7 +175,9 @@ def validate_value(value: str) -> None:
     ``postconf`` read and the Postfix daemons fail with ``macro processing error``. The check
     looks at both branches of every conditional, so it also catches errors that would only
     show up later, once another parameter changes. Leading and trailing whitespace is allowed;
-    it is dropped when the value is written, as postconf -e does.
+    it is dropped when the value is written, as postconf -e does. A compatibility level compared
+    with ``<level`` and the like is checked where it is a constant; one that comes from a
+    parameter (``$compatibility_level``) is known only when the value is expanded (expand()).
     """
     if not isinstance(value, str):
         raise MainCfError(f"parameter value must be a string, not {type(value).__name__}")
@@ -472,6 +483,15 @@ class _Expander:
         operator = buf[pos:op_end]
         if operator not in _RELOPS:
             raise MainCfError(f'{_RELOP_EXPECTED} expected at: "...{left}}}>>>{buf[pos : pos + 20]}"')
+        suffix = ""
+        if op_end < len(buf) and buf[op_end] in _ALNUM:
+            suffix_end = op_end
+            while suffix_end < len(buf) and buf[suffix_end] in _ALNUM:
+                suffix_end += 1
+            suffix = buf[op_end:suffix_end]
+            if suffix not in _RELOP_SUFFIXES:
+                raise MainCfError(f'bad operator suffix at: "...{operator}>>>{suffix}"')
+            op_end = suffix_end
         right_part = self._curly(buf, op_end)
         if right_part is None:
             raise MainCfError(f'"{{expression}}" expected at: "...{{{left}}} {operator}>>>{buf[op_end : op_end + 20]}"')
@@ -479,7 +499,15 @@ class _Expander:
         left_value = self._sub(left)
         right_value = self._sub(right)
         if self.scan:
+            if suffix == "level":
+                # a constant level is wrong whatever the parameters say; one with $name is known only
+                # when Postfix expands it (postconf -e and the scan of mac_expand() do not evaluate)
+                for operand in (left, right):
+                    if "$" not in operand:
+                        _compat_level(operand)
             return None, pos
+        if suffix == "level":
+            return ("true" if _compare_levels(left_value, operator, right_value) else ""), pos
         return ("true" if _compare(left_value, operator, right_value) else ""), pos
 
     def _callback(self, is_expr: bool, buf: str) -> None:
@@ -559,15 +587,29 @@ def _to_long(text: str) -> int:
     return number
 
 
-def _compare(left: str, operator: str, right: str) -> bool:
-    """mac_exp_eval(): numeric when both sides are all digits, else strcmp() on the bytes."""
-    delta: int
-    if left and right and all(c in _DIGITS for c in left) and all(c in _DIGITS for c in right):
-        delta = _to_long(left) - _to_long(right)
-    else:
-        left_bytes = left.encode("utf-8", "surrogateescape")
-        right_bytes = right.encode("utf-8", "surrogateescape")
-        delta = (left_bytes > right_bytes) - (left_bytes < right_bytes)
+def _compat_level(text: str) -> int:
+    """compat_level_from_string(): ``major[.minor[.patch]]`` as one comparable number (each part
+    as strtol() reads it: leading whitespace and a sign allowed, nothing after the digits)."""
+    parts = text.split(".")
+    limits = (_COMPAT_MAJOR_MAX, 2**_COMPAT_FIELD_BITS - 1, 2**_COMPAT_FIELD_BITS - 1)
+    number = 0
+    if len(parts) <= 3:
+        for index, part in enumerate(parts):
+            match = _STRTOL_RE.fullmatch(part)
+            if not match or not 0 <= int(match.group(1)) <= limits[index]:
+                break
+            number |= int(match.group(1)) << (_COMPAT_FIELD_BITS * (2 - index))
+        else:
+            return number
+    raise MainCfError(f'malformed compatibility level syntax: "{text}"')
+
+
+def _compare_levels(left: str, operator: str, right: str) -> bool:
+    """compat_relop_eval(): compare two compatibility levels (3.10 is above 3.2)."""
+    return _relop(_compat_level(left) - _compat_level(right), operator)
+
+
+def _relop(delta: int, operator: str) -> bool:
     if operator == "==":
         return delta == 0
     if operator == "!=":
@@ -581,6 +623,18 @@ def _compare(left: str, operator: str, right: str) -> bool:
     return delta > 0
 
 
+def _compare(left: str, operator: str, right: str) -> bool:
+    """mac_exp_eval(): numeric when both sides are all digits, else strcmp() on the bytes."""
+    delta: int
+    if left and right and all(c in _DIGITS for c in left) and all(c in _DIGITS for c in right):
+        delta = _to_long(left) - _to_long(right)
+    else:
+        left_bytes = left.encode("utf-8", "surrogateescape")
+        right_bytes = right.encode("utf-8", "surrogateescape")
+        delta = (left_bytes > right_bytes) - (left_bytes < right_bytes)
+    return _relop(delta, operator)
+
+
 def expand(value: str, lookup: Callable[[str], str | None]) -> str:
     """Expand ``$name`` references the way ``postconf -x`` does (Postfix 3.7 mac_expand).
 
@@ -588,7 +642,9 @@ def expand(value: str, lookup: Callable[[str], str | None]) -> str:
     ``${name:text}``, ``${name?{text}}``, ``${name:{text}}``, ``${name?{text1}:{text2}}``,
     ``${name?{text1}:text2}`` and relational expressions ``${{text1} OP {text2}}`` /
     ``${{text1} OP {text2}?{text3}:{text4}}`` with OP one of ``== != < <= >= >`` (numeric when both
-    sides are all digits). ``lookup(name)`` returns the raw value of a parameter or None when it
+    sides are all digits) or, as in Postfix 3.6 and later, one of them with the suffix ``level``
+    (``<level``: compatibility levels compared per component, so 3.10 is above 3.2; a malformed
+    level is an error). ``lookup(name)`` returns the raw value of a parameter or None when it
     is undefined (expands to nothing); looked-up values are expanded recursively. Raises
     MainCfError where postconf fails with ``macro processing error`` (syntax errors, more than
     100 nested expansions such as ``a = $b``, ``b = $a``, numbers beyond 2**63-1 in a comparison).

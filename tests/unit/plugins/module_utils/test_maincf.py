@@ -463,6 +463,7 @@ EXPAND_DEFS = {
     "zz_dollar": "a$$b $mydomain",
     "mynetworks_style": "subnet",
     "ten": "10",
+    "compatibility_level": "3.6",
 }
 
 
@@ -506,6 +507,20 @@ EXPAND_CASES: list[tuple[str, str]] = [
     ("${{ $mydomain } == {ex.org}}", ""),
     ("${{$mydomain}=={ex.org} ?x}", "x"),
     ("${x?{$}}", ""),  # x undefined: the broken branch is not parsed
+    # compatibility levels (Postfix 3.6+, global/compat_level.c): numbers per component, 3.10 above 3.2
+    ("${{3.10} >level {3.2}?{above}:{below}}", "above"),
+    ("${{3.6} <level {3.6}}", ""),
+    ("${{3.6} <=level {3.6}}", "true"),
+    ("${{ 3.6} ==level {3.6.0}}", "true"),
+    ("${{3} ==level {3.0}}", "true"),
+    ("${{3.6.1} >level {3.6}}", "true"),
+    ("${{$compatibility_level} <level {3.6} ? {no} : {yes}}", "yes"),
+    ("${{$compatibility_level} !=level {3.6.0}}", ""),
+    ("${{+3.6} ==level {3.6}}", "true"),
+    ("${{3. 6} ==level {3.6}}", "true"),
+    ("${{1024} >level {3.1023.1023}}", "true"),
+    ("${{10} <level {9}}", ""),
+    ("${{3.6}<level{3.7}}", "true"),
 ]
 
 
@@ -530,6 +545,19 @@ EXPAND_ERROR_CASES: list[tuple[str, str]] = [
     ("x $rec1", "unreasonable macro call nesting"),
     ("${{99999999999999999999} < {1}}", "bad conversion"),
     ("${relayhost:{$}}", "empty macro name"),
+    ("${{x} <level {3}}", 'malformed compatibility level syntax: "x"'),
+    ("${{3.6 } ==level {3.6}}", 'malformed compatibility level syntax: "3.6 "'),
+    ("${{3.1024} <level {4}}", 'malformed compatibility level syntax: "3.1024"'),
+    ("${{3.6.1.1} <level {4}}", 'malformed compatibility level syntax: "3.6.1.1"'),
+    ("${{} <level {4}}", 'malformed compatibility level syntax: ""'),
+    ("${{3.} <level {4}}", 'malformed compatibility level syntax: "3."'),
+    ("${{-1} <level {4}}", 'malformed compatibility level syntax: "-1"'),
+    ("${{3.6} <levels {4}}", 'bad operator suffix at: "...<>>>levels"'),
+    ("${{3.6} <Level {4}}", 'bad operator suffix at: "...<>>>Level"'),
+    ("${{3.6} <lev {4}}", 'bad operator suffix at: "...<>>>lev"'),
+    ("${{3.6} =level {4}}", 'expected at: "...3.6}>>>=level {4}"'),
+    ("${{3.6} <level_x {4}}", '"{expression}" expected at: "...{3.6} <>>>_x {4}"'),
+    ("${{3.6} < level {4}}", '"{expression}" expected at: "...{3.6} <>>> level {4}"'),
 ]
 EXPAND_LOOPS = {"myorigin_loop": "$myhostname_loop", "myhostname_loop": "$myorigin_loop"}
 
@@ -619,3 +647,21 @@ def test_realistic_garbage_is_reported(text: str) -> None:
     cf = MainCf.parse(text)
     bad = any(line.startswith(("garbage", "= value", "two words", "myhostname value")) for line in text.split("\n"))
     assert bool(cf.errors()) == bad
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("${{$compatibility_level} <level {3.6} ? {a} : {b}}", True),
+        ("${{$compatibility_level} <level {3.x} ? {a} : {b}}", False),  # a constant that is no level
+        ("${{x} ==level {3}}", False),
+        ("${{3.6} <levels {4}}", False),
+        ("${{$a} <level {$b}}", True),  # known only when expanded
+    ],
+)
+def test_validate_value_level_operators(value: str, ok: bool) -> None:
+    if ok:
+        validate_value(value)
+    else:
+        with pytest.raises(MainCfError):
+            validate_value(value)
