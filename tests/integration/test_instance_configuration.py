@@ -223,6 +223,24 @@ def test_set_change_remove_exclusive(mx):
     assert_postfix_accepts(mx, [PRIMARY])
 
 
+def test_compatibility_level_operators(mx):
+    """Values that compare compatibility levels, as Postfix's own defaults do (Postfix 3.6 and later),
+    are set like any other, and the real postconf -x agrees with what the module reports."""
+    level = "${{$compatibility_level} <level {3.6} ? {no} : {yes}}"
+    wanted = {"compatibility_level": "3.10", "smtputf8_enable": level, "myhostname": "${{$compatibility_level} >level {3.2} ? {new} : {old}}.example"}
+    results = mx.sequence("postfix_config", instance="out", parameters=wanted)
+    assert changed(results) == CHANGED_TWICE, [r.get("msg") for r in results]
+    assert postconf_h(mx, "/etc/postfix-out", "smtputf8_enable") == level
+    age_configs(mx)
+    expanded = mx.run("postconf", "-c", "/etc/postfix-out", "-x", "-h", "smtputf8_enable", "myhostname").stdout.split()
+    assert expanded == ["yes", "new.example"]  # 3.10 is above 3.2 and not below 3.6: numbers per component
+    # a malformed constant level is refused before anything is touched, with postconf's words
+    before = fingerprints(mx)
+    bad = mx.module("postfix_config", instance="out", parameters={"smtputf8_enable": "${{$compatibility_level} <level {3.x} ? {no} : {yes}}"})
+    assert bad.get("failed") and 'malformed compatibility level syntax: "3.x"' in bad["msg"]
+    assert fingerprints(mx) == before
+
+
 def test_refused_identity_and_unknown_instance(mx):
     stamp = fingerprints(mx)
     identity, unknown, master_unknown = play(
