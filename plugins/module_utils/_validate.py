@@ -57,6 +57,44 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf impo
 # Files whose mtime postconf checks before reading ("file just changed" guard).
 _CONFIG_FILES = ("main.cf", "master.cf")
 _AGE_SECONDS = 10
+# Every validation copy lives in this directory (under the temporary directory), named after the
+# process that made it, so that a run finds and removes what a killed run left (kill -9 gives no
+# chance to clean up).
+STAGING_PARENT = "mailops-postfix-multi-validate"
+
+
+def staging_parent(base: str | None = None) -> str:
+    """The private directory of the validation copies, made if missing (mode 0700). Refused when
+    it is not a real directory owned by this user and closed to others: the temporary directory
+    is shared, and the copies hold the configuration."""
+    parent = os.path.join(base or tempfile.gettempdir(), STAGING_PARENT)
+    try:
+        os.mkdir(parent, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(parent)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise PostfixMultiError(f"{parent} is not a private directory of this user (a symbolic link, another owner, or open to others): remove it")
+    return parent
+
+
+def remove_stale_copies(parent: str) -> list[str]:
+    """Remove the copies of runs that are gone (``PID.*`` whose process does not exist); return them."""
+    removed = []
+    for entry in os.listdir(parent):
+        pid_text = entry.split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # still running: its copy is in use
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # exists (another user's process)
+        shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def copy_config_directory(source: str, target: str) -> None:
@@ -123,14 +161,17 @@ def _warning_lines(stderr: str, copy: str, live: str) -> list[str]:
 class Staging:
     """A private copy of one instance's config directory with some files replaced."""
 
-    def __init__(self, config_directory: str, replacements: t.Mapping[str, str]) -> None:
+    def __init__(self, config_directory: str, replacements: t.Mapping[str, str], base: str | None = None) -> None:
         self.live = config_directory
         self.replacements = dict(replacements)
+        self.base = base
         self.top = ""
         self.copy = ""
 
     def __enter__(self) -> Staging:
-        self.top = tempfile.mkdtemp(prefix="postfix-multi-validate.")
+        parent = staging_parent(self.base)
+        remove_stale_copies(parent)
+        self.top = tempfile.mkdtemp(prefix=f"{os.getpid()}.", dir=parent)
         try:
             self.copy = os.path.join(self.top, "config")
             copy_config_directory(self.live, self.copy)
