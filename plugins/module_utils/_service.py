@@ -236,7 +236,7 @@ class ServiceHost:
             return {}
         result = _runner.run([self.systemctl(), "is-enabled", "--", *units])
         answers = result.stdout.split()
-        if len(answers) != len(units):  # systemd < 250 stops at the first unit it does not know
+        if len(answers) != len(units):  # systemd 247 (Debian 11) stops at the first unit it does not know
             return {unit: (_runner.run([self.systemctl(), "is-enabled", "--", unit]).stdout.strip() or "not-found") for unit in units}
         return dict(zip(units, answers))
 

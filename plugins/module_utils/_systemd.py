@@ -87,23 +87,6 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-def unescape(text: str) -> str:
-    """What ``%I`` makes of an instance string (``systemd-escape --unescape``)."""
-    raw = bytearray()
-    pos = 0
-    while pos < len(text):
-        char = text[pos]
-        if char == "-":
-            raw += b"/"
-        elif char == "\\" and re.match(r"x[0-9a-fA-F]{2}", text[pos + 1 : pos + 4]):
-            raw.append(int(text[pos + 2 : pos + 4], 16))
-            pos += 3
-        else:
-            raw += char.encode("utf-8")
-        pos += 1
-    return raw.decode("utf-8", errors="surrogateescape")
-
-
 def unit_settings(text: str) -> list[tuple[str, str]]:
     """``(Key, value)`` of every setting of a unit file, in order (systemd.syntax(7): comments
     start with ``#`` or ``;``, a trailing backslash is replaced by a space and joins the next line)."""
