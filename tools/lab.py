@@ -55,6 +55,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -845,8 +846,6 @@ def wait_booted(name: str, address: str, timeout: float = BOOT_TIMEOUT) -> str:
 
 
 def _port_open(address: str, port: int) -> bool:
-    import socket  # pylint: disable=import-outside-toplevel
-
     try:
         with socket.create_connection((address, port), timeout=1) as sock:
             return sock.recv(4).startswith(b"SSH")
