@@ -16,14 +16,14 @@ instance's files (only what Postfix itself creates; never mail; anything else is
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
+import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import MAIL_QUEUES, LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Plan
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
 
@@ -77,7 +77,7 @@ def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
                 **result.as_dict(),
             )
     if plan.remove and inst is not None:
-        return remove_instance_files(inst)
+        return sweep_instance(inst, remove=True)
     return []
 
 
@@ -91,104 +91,97 @@ def _is_special(mode: int) -> bool:
     return stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode)
 
 
-def _clean_tree(top: str, allow_files: bool, leftovers: list[str]) -> None:
-    """Remove sockets, FIFOs (and regular files when ``allow_files``) and empty directories below ``top``."""
-    for root, dirs, files in os.walk(top, topdown=False):
-        for entry in files:
-            path = os.path.join(root, entry)
-            mode = os.lstat(path).st_mode
-            if _is_special(mode) or (allow_files and stat.S_ISREG(mode)):
-                os.unlink(path)
-            else:
-                leftovers.append(path)
-        for entry in dirs:
-            path = os.path.join(root, entry)
-            if os.path.islink(path):
-                leftovers.append(path)
-                continue
-            with contextlib.suppress(OSError):  # not empty: its content is already listed
-                os.rmdir(path)
-    with contextlib.suppress(OSError):
-        os.rmdir(top)
+class _Sweep:
+    """One walk over a destroyed instance's directories that removes (or, in check mode, only
+    predicts) what Postfix created, and lists everything else as left in place.
 
-
-def _rmdir_or_report(path: str, leftovers: list[str]) -> None:
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        return
-    except OSError:
-        if path not in leftovers and not any(item.startswith(path + "/") for item in leftovers):
-            leftovers.append(path)
-
-
-def remove_instance_files(inst: Instance) -> list[str]:
-    """Remove what Postfix created for a destroyed instance; return what was left in place.
-
-    Never deletes a message: the caller refuses to destroy an instance with mail in its queue,
-    and this function only deletes sockets, FIFOs, pid/lock files, the data directory's caches,
-    main.cf/master.cf and empty directories. Everything else stays and is reported.
+    Nothing is followed: a symbolic link is an entry like any other (left and listed), and a
+    directory whose own path goes through a link is not entered at all.
     """
-    leftovers: list[str] = []
-    # queue directory
-    if os.path.isdir(inst.queue_directory) and not os.path.islink(inst.queue_directory):
-        for entry in sorted(os.listdir(inst.queue_directory)):
-            path = os.path.join(inst.queue_directory, entry)
-            if entry in QUEUE_SUBDIRECTORIES and os.path.isdir(path) and not os.path.islink(path):
-                if entry in MAIL_QUEUES:
-                    _clean_tree(path, allow_files=False, leftovers=leftovers)
-                else:
-                    _clean_tree(path, allow_files=entry == "pid", leftovers=leftovers)
-                if os.path.lexists(path) and not any(item.startswith(path + "/") for item in leftovers):
-                    leftovers.append(path)
+
+    def __init__(self, remove: bool, resolve: t.Callable[[str], str]) -> None:
+        self.remove = remove
+        self.resolve = resolve
+        self.leftovers: list[str] = []
+
+    def keep(self, path: str) -> bool:
+        self.leftovers.append(path)
+        return False
+
+    def unlink(self, path: str) -> bool:
+        if self.remove:
+            os.unlink(path)
+        return True
+
+    def rmdir(self, path: str) -> bool:
+        if self.remove:
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                return True
+            except OSError:  # something arrived meanwhile
+                return self.keep(path)
+        return True
+
+    def tree(self, top: str, removable: t.Callable[[str, int], bool]) -> bool:
+        """Sweep below ``top`` (a real directory), then ``top`` itself when nothing stays; True when it goes."""
+        gone = True
+        for entry in sorted(os.listdir(top)):
+            path = os.path.join(top, entry)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                gone = self.tree(path, removable) and gone
+            elif removable(entry, mode):
+                gone = self.unlink(path) and gone
             else:
-                leftovers.append(path)
-        _rmdir_or_report(inst.queue_directory, leftovers)
-    # data directory
-    if os.path.isdir(inst.data_directory) and not os.path.islink(inst.data_directory):
-        for entry in sorted(os.listdir(inst.data_directory)):
-            path = os.path.join(inst.data_directory, entry)
-            if _DATA_FILE.match(entry) and stat.S_ISREG(os.lstat(path).st_mode):
-                os.unlink(path)
-            else:
-                leftovers.append(path)
-        _rmdir_or_report(inst.data_directory, leftovers)
-    # config directory
-    if os.path.isdir(inst.config_directory) and not os.path.islink(inst.config_directory):
-        for entry in sorted(os.listdir(inst.config_directory)):
-            path = os.path.join(inst.config_directory, entry)
-            if entry in _CONFIG_FILES and stat.S_ISREG(os.lstat(path).st_mode):
-                os.unlink(path)
-            elif entry == ".tmp" and os.path.isdir(path):
-                _rmdir_or_report(path, leftovers)
-            else:
-                leftovers.append(path)
-        _rmdir_or_report(inst.config_directory, leftovers)
-    return sorted(set(leftovers))
+                gone = self.keep(path) and gone
+        return self.rmdir(top) if gone else False
+
+    def top(self, path: str, entry_gone: t.Callable[[str, str, int], bool]) -> None:
+        """Sweep one of the instance's own directories, deciding each entry with ``entry_gone``."""
+        if not os.path.lexists(path):
+            return
+        if self.resolve(path) != path or not stat.S_ISDIR(os.lstat(path).st_mode):
+            self.keep(path)  # reached through a link (or not a directory): not ours to enter
+            return
+        gone = True
+        for entry in sorted(os.listdir(path)):
+            full = os.path.join(path, entry)
+            gone = entry_gone(entry, full, os.lstat(full).st_mode) and gone
+        if gone:
+            self.rmdir(path)
+
+    # -- what Postfix creates in each directory
+    def queue_entry(self, entry: str, path: str, mode: int) -> bool:
+        if entry not in QUEUE_SUBDIRECTORIES or not stat.S_ISDIR(mode):
+            return self.keep(path)
+        # mail queues and logs (bounce, defer, trace) keep every regular file; pid files go
+        allow_files = entry == "pid"
+        return self.tree(path, lambda _name, m: _is_special(m) or (allow_files and stat.S_ISREG(m)))
+
+    def data_entry(self, entry: str, path: str, mode: int) -> bool:
+        if _DATA_FILE.match(entry) and stat.S_ISREG(mode):
+            return self.unlink(path)
+        return self.keep(path)
+
+    def config_entry(self, entry: str, path: str, mode: int) -> bool:
+        if entry in _CONFIG_FILES and stat.S_ISREG(mode):
+            return self.unlink(path)
+        if entry == ".tmp" and stat.S_ISDIR(mode):
+            return self.tree(path, lambda _name, _m: False)
+        return self.keep(path)
 
 
-def predict_leftovers(inst: Instance) -> list[str]:
-    """What a destroy would leave in place, computed without touching anything (check mode)."""
-    leftovers: list[str] = []
-    if os.path.isdir(inst.queue_directory):
-        for entry in sorted(os.listdir(inst.queue_directory)):
-            path = os.path.join(inst.queue_directory, entry)
-            if entry not in QUEUE_SUBDIRECTORIES or not os.path.isdir(path) or os.path.islink(path):
-                leftovers.append(path)
-                continue
-            for root, _dirs, files in os.walk(path):
-                for name in files:
-                    full = os.path.join(root, name)
-                    mode = os.lstat(full).st_mode
-                    if not (_is_special(mode) or (entry == "pid" and entry not in MAIL_QUEUES and stat.S_ISREG(mode))):
-                        leftovers.append(full)
-    if os.path.isdir(inst.data_directory):
-        for entry in sorted(os.listdir(inst.data_directory)):
-            path = os.path.join(inst.data_directory, entry)
-            if not (_DATA_FILE.match(entry) and stat.S_ISREG(os.lstat(path).st_mode)):
-                leftovers.append(path)
-    if os.path.isdir(inst.config_directory):
-        for entry in sorted(os.listdir(inst.config_directory)):
-            if entry not in _CONFIG_FILES and entry != ".tmp":
-                leftovers.append(os.path.join(inst.config_directory, entry))
-    return sorted(set(leftovers))
+def sweep_instance(inst: Instance, remove: bool, resolve: t.Callable[[str], str] = os.path.realpath) -> list[str]:
+    """Remove (``remove``) or predict removing what Postfix created for a destroyed instance.
+
+    Returns the paths left in place; the prediction and the removal are the same walk, so
+    check mode reports exactly what the run leaves. Never deletes a message: the caller
+    refuses to destroy an instance with mail in its queue, and only sockets, FIFOs, pid
+    files, the data directory's lock and caches, main.cf/master.cf and empty directories go.
+    """
+    sweep = _Sweep(remove, resolve)
+    sweep.top(inst.queue_directory, sweep.queue_entry)
+    sweep.top(inst.data_directory, sweep.data_entry)
+    sweep.top(inst.config_directory, sweep.config_entry)
+    return sorted(set(sweep.leftovers))

@@ -22,8 +22,11 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
 
-# Queue subdirectories that hold messages (or message files being written).
-MAIL_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "saved")
+# The queue subdirectories that hold messages (or message files being written): the one list
+# that queue counts, the decommission drain and destroy's refusal all use. "corrupt" holds damaged
+# queue files Postfix set aside, "saved" is the set-aside queue that postcat(1) also reads
+# (src/global/mail_queue.h); neither drains by itself.
+MAIL_QUEUES = ("incoming", "active", "deferred", "hold", "maildrop", "corrupt", "saved")
 
 
 class Facts(t.Protocol):

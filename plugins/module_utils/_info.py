@@ -21,10 +21,8 @@ import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import MAIL_QUEUES
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry, TextReader
-
-# Queues whose message counts postfix_instance_info reports (maildrop: mail submitted while stopped).
-REPORTED_QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
 
 # The variables ``postmulti -x`` adds to a command's environment (PATH excepted), in a stable order.
 ENVIRONMENT_KEYS = (
@@ -149,7 +147,7 @@ def gather(facts: HostFacts, name: str | None = None, group: str | None = None) 
         record = inst.to_dict()
         record["running"] = facts.is_running(inst.config_directory)
         counts = facts.queue_counts(inst.queue_directory)
-        record["queue_counts"] = {queue: int(counts.get(queue, 0)) for queue in REPORTED_QUEUES}
+        record["queue_counts"] = {queue: int(counts.get(queue, 0)) for queue in MAIL_QUEUES}
         record["environment"] = environment(reg, inst)
         instances.append(record)
     return {"changed": False, "instances": instances, "problems": list(reg.problems)}

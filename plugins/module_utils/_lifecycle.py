@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply import apply_plan, predict_leftovers
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply import apply_plan, sweep_instance
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, FileWrite, Plan, Planner, plan_init
@@ -97,7 +97,7 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
             instances = _predicted_instances(reg, plan)
             current = plan.after
             if plan.remove and plan.before is not None:
-                leftovers = predict_leftovers(plan.before)
+                leftovers = sweep_instance(plan.before, remove=False)
     shown = current if current is not None else plan.before
     result: dict[str, t.Any] = {
         "changed": plan.changed,

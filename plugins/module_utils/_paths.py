@@ -123,6 +123,34 @@ def same_directory(left: str, right: str, resolve: Resolver = identity) -> bool:
     return resolve(nleft) == resolve(nright)
 
 
+def inside(path: str, top: str) -> bool:
+    """True when ``path`` is ``top`` or lies below it (both in normal form)."""
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def is_system(path: str) -> bool:
+    """True for the root and the well-known system directories (normal form)."""
+    return path == "/" or path in SYSTEM_DIRECTORIES
+
+
+def refuse_links(path: str, option: str, resolve: Resolver) -> None:
+    """Refuse a directory whose path goes through a symbolic link (the link itself or any parent).
+
+    postmulti accepts such a path and writes through it: a ``config_directory`` that is a link
+    to ``/etc`` gets ``/etc/main.cf``. Every safety rule is meant for the place written to, so
+    a new instance is given by its real path; the message names both.
+    """
+    real = resolve(path)
+    if real == path:
+        return
+    what = " (a system directory)" if is_system(real) else ""
+    raise PostfixMultiError(
+        f"{option} {path} resolves to {real}{what} through a symbolic link. "
+        f"Instance directories are never used through a link: give the real path{'' if what else ' (' + real + ')'}, "
+        "or remove the link."
+    )
+
+
 def split_list(value: str) -> list[str]:
     """Split a Postfix list value (commas and/or white space) the way postmulti does, dropping empty items."""
     items: list[str] = []

@@ -25,6 +25,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf impo
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
     clean_directory,
     derive,
+    is_system,
+    normalize,
+    refuse_links,
     same_directory,
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import (
@@ -333,6 +336,7 @@ class Planner:
         return ", ".join(s.name or s.config_directory for s in self.reg.secondaries) or "none"
 
     def _plan_new(self, desired: Desired, cfg: str, name: str | None, group: str | None) -> Plan:
+        refuse_links(cfg, "config_directory", self.facts.resolve)
         has_main = self.facts.exists(f"{cfg}/main.cf")
         has_master = self.facts.exists(f"{cfg}/master.cf")
         if has_main != has_master:
@@ -353,6 +357,8 @@ class Planner:
         cf = MainCf.parse(text)
         found = self.reg.instance_from(cf, cfg)
         self._check_dirs_match(desired, found)
+        for option in ("queue_directory", "data_directory"):
+            refuse_links(clean_directory(getattr(found, option), f"{cfg}/main.cf: {option}"), option, self.facts.resolve)
         values: dict[str, str] = {}
         after = found
         if name is not None and name != (found.name or ""):
@@ -408,6 +414,8 @@ class Planner:
             queue = clean_directory(derive(self.primary_value("queue_directory"), t.cast(str, name), "queue_directory"), "queue_directory")
         if data is None:
             data = clean_directory(derive(self.primary_value("data_directory"), t.cast(str, name), "data_directory"), "data_directory")
+        refuse_links(queue, "queue_directory", self.facts.resolve)
+        refuse_links(data, "data_directory", self.facts.resolve)
         after = Instance(
             config_directory=cfg,
             queue_directory=queue,
@@ -495,6 +503,8 @@ class Planner:
                     f"(postqueue -c {inst.config_directory} -p lists them), or deport the instance instead.",
                     queue=counts,
                 )
+        if destroy:
+            self._check_destroyable(inst)
         self._require_init()
         directories = [d for d in self.reg.secondary_directories if not same_directory(d, inst.config_directory, self.facts.resolve)]
         plan = Plan("destroy" if destroy else "deport", inst, None if destroy else replace(inst, enabled=False), directories=directories)
@@ -510,6 +520,21 @@ class Planner:
             plan.primary_write = self._primary_edit(directories, alternate_add=inst.config_directory)
             plan.messages.append(f"deported {inst.label}: it keeps its files and stays usable with postfix -c {inst.config_directory}")
         return plan
+
+    def _check_destroyable(self, inst: Instance) -> None:
+        """Refuse to destroy an instance whose directories really are a system directory or another instance's."""
+        try:
+            for option in ("config_directory", "queue_directory", "data_directory"):
+                path = getattr(inst, option)
+                real = self.facts.resolve(normalize(path))
+                if is_system(real):
+                    shown = path if real == path else f"{path} (really {real})"
+                    raise PostfixMultiError(f"its {option} {shown} is a system directory")
+            self.reg.check_apart(inst, self.facts.resolve, None)
+        except PostfixMultiError as exc:
+            raise PostfixMultiError(
+                f"Cannot destroy instance {inst.label}: {exc.msg}. Nothing was changed; deregister it with state=deported and clean up by hand."
+            ) from exc
 
     def _plan_deregister_broken(self, cfg: str, entry: str) -> Plan:
         self._require_init()

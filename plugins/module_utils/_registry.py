@@ -25,6 +25,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths impor
     INSTANCE_PREFIX,
     Resolver,
     identity,
+    inside,
     normalize,
     same_directory,
     split_list,
@@ -380,3 +381,30 @@ class Registry:
                 if param == "config_directory" and other_param == "config_directory":
                     raise PostfixMultiError(f"new config_directory={value} is already in use by instance {other_owner}, config_directory={other_value}")
                 raise PostfixMultiError(f"instance {owner}, {param}={value} conflicts with instance {other_owner}, {other_param}={other_value}")
+        self.check_apart(candidate, resolve, replacing)
+
+    def check_apart(self, candidate: Instance, resolve: Resolver, replacing: str | None) -> None:
+        """Refuse a directory of the candidate inside, or around, a directory another instance uses.
+
+        Compared by real path: ``/etc/postfix/out`` as a config_directory would put one
+        instance's files in the primary's, a queue below another queue would be swept by it.
+        """
+        theirs: list[tuple[str, str, str, str]] = []
+        for value, owner, param in self.claims():
+            if param == "multi_instance_name" or not value.startswith("/") or owner in (candidate.config_directory, replacing):
+                continue
+            theirs.append((resolve(normalize(value)), value, owner, param))
+        for param in ("config_directory", "queue_directory", "data_directory"):
+            value = getattr(candidate, param)
+            if not value:
+                continue
+            real = resolve(normalize(value))
+            for other_real, other_value, other_owner, other_param in theirs:
+                if real == other_real:
+                    continue  # equality is reported above, with its own message
+                if inside(real, other_real) or inside(other_real, real):
+                    where = "inside" if inside(real, other_real) else "around"
+                    raise PostfixMultiError(
+                        f"instance {candidate.config_directory}, {param}={value} lies {where} instance {other_owner}'s "
+                        f"{other_param}={other_value}; each instance needs directories of its own, apart from every other instance's"
+                    )

@@ -150,12 +150,23 @@ instances:
         maildrop:
           description: Locally submitted messages not yet picked up.
           type: int
+        corrupt:
+          description:
+            - Damaged queue files that Postfix set aside; they are never delivered and do not drain.
+            - A destroy refuses while any are left.
+          type: int
+        saved:
+          description:
+            - Messages set aside in the C(saved) queue; they do not drain either.
+          type: int
       sample:
         incoming: 0
         active: 0
         deferred: 2
         hold: 0
         maildrop: 0
+        corrupt: 0
+        saved: 0
     environment:
       description:
         - The variables C(postmulti -x) sets for a command run for this instance, except C(PATH).

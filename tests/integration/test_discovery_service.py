@@ -332,7 +332,7 @@ def run_service_scenario(mx: labhost.Host) -> None:
     mx.run("sendmail", "-f", "root", "root", env={"MAIL_CONFIG": OUT}, input="Subject: parked\n\nhello\n")
     queued, stop_all, stop_again, after = play(mx, info(name="out"), service(state="stopped"), service(state="stopped"), info())
     assert queued["instances"][0]["running"] is False
-    assert queued["instances"][0]["queue_counts"] == {"incoming": 0, "active": 0, "deferred": 0, "hold": 0, "maildrop": 1}
+    assert queued["instances"][0]["queue_counts"] == {"incoming": 0, "active": 0, "deferred": 0, "hold": 0, "maildrop": 1, "corrupt": 0, "saved": 0}
 
     # stopped: reverse order, disabled skipped, only running ones acted on
     assert [(r["config_directory"], r["action"], r["rc"]) for r in stop_all["results"]] == [

@@ -44,6 +44,27 @@ def half_instance(host) -> None:
     (conf / "main.cf").write_text("# my own main.cf\nmyhostname = half.example\n")
 
 
+def link(path: str, target: str):
+    """A host action: make ``path`` a symbolic link to ``target`` (absolute inside the host)."""
+
+    def action(host) -> None:
+        host.path(path).parent.mkdir(parents=True, exist_ok=True)
+        host.path(path).symlink_to(target)
+
+    return action
+
+
+def data_directory_is_var_lib(host) -> None:
+    """postfix-dl's data directory replaced by a link to /var/lib (registered before the link appeared)."""
+    host.path("/var/lib/postfix-dl").rename(host.path("/var/lib/postfix-dl.real"))
+    host.path("/var/lib/postfix-dl").symlink_to("/var/lib")
+
+
+def data_directory_back(host) -> None:
+    host.path("/var/lib/postfix-dl").unlink()
+    host.path("/var/lib/postfix-dl.real").rename(host.path("/var/lib/postfix-dl"))
+
+
 def remove_prototype(host) -> None:
     host.path("/etc/postfix/main.cf.proto").unlink()
 
@@ -56,6 +77,7 @@ def test_refusals(oracle, new_host):
     op.create(oracle, name="postfix-out", group="mta")
     op.create(oracle, name="postfix-en")
     op.enable(oracle, "postfix-en")
+    op.create(oracle, name="postfix-dl")
     host = new_host("host", source=oracle)
 
     name_rule = r"New instance name must start with 'postfix-' \(got 'out'\); use e\.g\. 'postfix-out'"
@@ -83,6 +105,30 @@ def test_refusals(oracle, new_host):
             "queue directory of the primary",
             {"name": "postfix-qp", "queue_directory": "/var/spool/postfix"},
             fails=r"instance /etc/postfix-qp, queue_directory=/var/spool/postfix conflicts with instance /etc/postfix, queue_directory=/var/spool/postfix",
+        ),
+        Step(
+            "config_directory a symbolic link to /etc (postmulti writes /etc/main.cf)",
+            {"name": "postfix-link", "config_directory": "/etc/postfix-link"},
+            prepare_host=link("/etc/postfix-link", "/etc"),
+            fails=r"config_directory /etc/postfix-link resolves to /etc \(a system directory\) through a symbolic link",
+        ),
+        Step(
+            "config_directory below a symbolic link",
+            {"name": "postfix-p", "config_directory": "/srv/lnk/postfix-p"},
+            prepare_host=link("/srv/lnk", "/etc"),
+            fails=r"config_directory /srv/lnk/postfix-p resolves to /etc/postfix-p through a symbolic link\. .*give the real path \(/etc/postfix-p\)",
+        ),
+        Step(
+            "queue_directory inside the primary's queue directory",
+            {"name": "postfix-nest", "queue_directory": "/var/spool/postfix/nest"},
+            fails=r"queue_directory=/var/spool/postfix/nest lies inside instance /etc/postfix's queue_directory=/var/spool/postfix",
+        ),
+        Step(
+            "destroy an instance whose data directory is a link to /var/lib",
+            {"name": "postfix-dl", "state": "absent", "force": True},
+            prepare_host=data_directory_is_var_lib,
+            cleanup_host=data_directory_back,
+            fails=r"Cannot destroy instance postfix-dl: its data_directory /var/lib/postfix-dl \(really /var/lib\) is a system directory\. Nothing was changed",
         ),
         Step(
             "#35 assign a name another instance has",
@@ -147,5 +193,8 @@ def test_refusals(oracle, new_host):
         stop_instance("/etc/postfix-out")(host)
     for path in ("/etc/postfix-q", "/var/spool/postfix-q", "/etc/postfix-new", "/var/spool/postfix-new", "/var/lib/postfix-new", "/etc/postfix-out2"):
         assert not host.path(path).exists(), f"{path} was created"
+    for path in ("/etc/main.cf", "/etc/master.cf", "/etc/postfix-p", "/etc/postfix-nest", "/var/spool/postfix/nest"):
+        assert not host.path(path).exists(), f"{path} was written through a link or nested"
+    assert host.path("/var/lib/master.lock").exists() is False and host.path("/var/lib/postfix").is_dir()
     assert host.read("/etc/postfix-half/main.cf") == "# my own main.cf\nmyhostname = half.example\n"
     assert len(list(host.path("/var/spool/postfix-out/deferred/A").iterdir())) == 1

@@ -38,6 +38,7 @@ class FakeFacts:
     dirs: set[str] = field(default_factory=set)
     running: set[str] = field(default_factory=set)
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # symbolic link -> absolute target
 
     def __post_init__(self) -> None:
         for path in list(self.files):
@@ -63,7 +64,18 @@ class FakeFacts:
         return path in self.dirs or path == "/"
 
     def resolve(self, path: str) -> str:
-        return path
+        """Follow the fake links component by component, as realpath(3) does."""
+        parts = [p for p in path.split("/") if p]
+        current = "/"
+        for _ in range(40):
+            if not parts:
+                return current
+            current = posixpath.join(current, parts.pop(0))
+            if current in self.links:
+                target = self.links[current]
+                parts = [p for p in target.split("/") if p] + parts
+                current = "/"
+        raise AssertionError(f"link loop at {path}")
 
     def is_running(self, config_directory: str) -> bool:
         return config_directory in self.running

@@ -193,7 +193,8 @@ def test_gather_adds_live_state() -> None:
     assert result["changed"] is False
     out = result["instances"][0]
     assert out["name"] == "postfix-out" and out["running"] is True
-    assert out["queue_counts"] == {"incoming": 0, "active": 0, "deferred": 2, "hold": 0, "maildrop": 1}
+    # every queue that holds mail is counted: the same list destroy refuses on (corrupt and saved too)
+    assert out["queue_counts"] == {"incoming": 0, "active": 0, "deferred": 2, "hold": 0, "maildrop": 1, "corrupt": 5, "saved": 0}
     assert out["environment"]["MAIL_CONFIG"] == "/etc/postfix-out"
     assert out["environment"]["multi_instance_group"] == "mta"
     assert result["instances"][1]["running"] is False

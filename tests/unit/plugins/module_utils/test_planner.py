@@ -277,3 +277,116 @@ def test_init_plan() -> None:  # 9.6 #65, #66
     assert cf.get("multi_instance_enable") == "yes"
     facts.write("/etc/postfix/main.cf", write.after)
     assert plan_init(Registry.load(FALLBACK_DEFAULTS, facts.read_text)) is None
+
+
+# --- hostile layouts: symbolic links and nested directories (issue 11, defect 2) ---------------
+
+
+@pytest.mark.parametrize(
+    ("links", "request_", "message"),
+    [
+        # the config directory itself is a link to /etc: postmulti would write /etc/main.cf
+        (
+            {"/etc/postfix-link": "/etc"},
+            {"config_directory": "/etc/postfix-link", "name": "postfix-link"},
+            r"config_directory /etc/postfix-link resolves to /etc \(a system directory\) through a symbolic link",
+        ),
+        # a parent is a link: the instance would be created through it
+        (
+            {"/srv/mail": "/opt/elsewhere"},
+            {"config_directory": "/srv/mail/postfix-x", "name": "postfix-x"},
+            r"config_directory /srv/mail/postfix-x resolves to /opt/elsewhere/postfix-x through a symbolic link.*give the real path",
+        ),
+        # the queue directory goes through a link into the primary's queue
+        (
+            {"/srv/q": "/var/spool/postfix"},
+            {"name": "postfix-x", "queue_directory": "/srv/q/x"},
+            r"queue_directory /srv/q/x resolves to /var/spool/postfix/x through a symbolic link",
+        ),
+        # the derived data directory goes through a linked /var/lib
+        ({"/var/lib/postfix-x": "/var/lib"}, {"name": "postfix-x"}, r"data_directory /var/lib/postfix-x resolves to /var/lib \(a system directory\)"),
+    ],
+)
+def test_new_instance_through_a_link_is_refused(links: dict[str, str], request_: dict[str, str], message: str) -> None:
+    facts = host()
+    facts.links.update(links)
+    before = dict(facts.files)
+    with pytest.raises(PostfixMultiError, match=message):
+        plan(facts, **request_)
+    assert facts.files == before
+
+
+def test_import_through_a_link_is_refused() -> None:
+    facts = host()
+    facts.write("/srv/real/postfix-imp/main.cf", secondary_main("postfix-imp"))
+    facts.write("/srv/real/postfix-imp/master.cf", PROTO_MASTER)
+    facts.links["/etc/postfix-imp"] = "/srv/real/postfix-imp"
+    facts.write("/etc/postfix-imp/main.cf", secondary_main("postfix-imp"))
+    facts.write("/etc/postfix-imp/master.cf", PROTO_MASTER)
+    with pytest.raises(PostfixMultiError, match="config_directory /etc/postfix-imp resolves to /srv/real/postfix-imp through a symbolic link"):
+        plan(facts, config_directory="/etc/postfix-imp")
+    # an imported main.cf whose queue_directory goes through a link
+    facts2 = host()
+    facts2.write("/etc/postfix-imp/main.cf", secondary_main("postfix-imp", queue="/srv/spool-link/imp"))
+    facts2.write("/etc/postfix-imp/master.cf", PROTO_MASTER)
+    facts2.links["/srv/spool-link"] = "/var/spool"
+    with pytest.raises(PostfixMultiError, match="queue_directory /srv/spool-link/imp resolves to /var/spool/imp through a symbolic link"):
+        plan(facts2, config_directory="/etc/postfix-imp")
+
+
+def test_the_real_path_is_accepted() -> None:
+    facts = host()
+    facts.links["/srv/mail"] = "/opt/elsewhere"
+    p = plan(facts, config_directory="/opt/elsewhere/postfix-x", name="postfix-x")
+    assert p.action == "create"
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (
+            {"config_directory": "/etc/postfix/inner", "name": "postfix-inner"},
+            r"config_directory=/etc/postfix/inner lies inside instance /etc/postfix's config_directory",
+        ),
+        (
+            {"name": "postfix-x", "queue_directory": "/var/spool/postfix/x"},
+            r"queue_directory=/var/spool/postfix/x lies inside instance /etc/postfix's queue_directory",
+        ),
+        (
+            {"name": "postfix-x", "data_directory": "/var/spool/postfix-a/data"},
+            r"data_directory=/var/spool/postfix-a/data lies inside instance /etc/postfix-a's queue_directory",
+        ),
+        ({"name": "postfix-x", "queue_directory": "/srv/all"}, r"queue_directory=/srv/all lies around instance /etc/postfix-a's"),
+        ({"name": "postfix-x", "data_directory": "/usr/lib/postfix/x"}, r"lies inside instance /etc/postfix's (shlib|daemon)_directory"),
+    ],
+)
+def test_nested_directories_are_refused(request_: dict[str, str], message: str) -> None:
+    facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", data="/srv/all/a"))])
+    with pytest.raises(PostfixMultiError, match=message):
+        plan(facts, **request_)
+
+
+def test_nesting_is_compared_by_real_path() -> None:
+    facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a"))])
+    facts.links["/srv/a-queue"] = "/var/spool/postfix-a"
+    with pytest.raises(PostfixMultiError, match="resolves to /var/spool/postfix-a/x through a symbolic link"):
+        plan(facts, name="postfix-x", queue_directory="/srv/a-queue/x")
+
+
+def test_destroy_refuses_system_or_shared_real_directories() -> None:
+    # registered by hand (or by postmulti) with a data directory that really is /var/lib
+    facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", data="/var/lib/postfix-a"))])
+    facts.links["/var/lib/postfix-a"] = "/var/lib"
+    with pytest.raises(
+        PostfixMultiError,
+        match=r"Cannot destroy instance postfix-a: its data_directory /var/lib/postfix-a \(really /var/lib\) is a system directory.*state=deported",
+    ):
+        plan(facts, name="postfix-a", state="absent")
+    # deporting touches only the primary's main.cf: allowed
+    assert plan(facts, name="postfix-a", state="deported").action == "deport"
+    facts2 = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", queue="/var/spool/postfix/a"))])
+    with pytest.raises(
+        PostfixMultiError,
+        match=r"Cannot destroy instance postfix-a: .*queue_directory=/var/spool/postfix/a lies inside instance /etc/postfix's queue_directory",
+    ):
+        plan(facts2, name="postfix-a", state="absent")
