@@ -93,7 +93,7 @@ def _read(facts: LocalFacts, path: str) -> str:
     return text
 
 
-def _commands(facts: LocalFacts) -> tuple[str, str]:
+def postfix_commands(facts: LocalFacts) -> tuple[str, str]:
     defaults = facts.defaults()
     return find_postfix_command("postconf", defaults.get("command_directory")), facts.postfix()
 
@@ -215,7 +215,7 @@ def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
         after = plan.after.render()
         warnings: list[str] = []
         if plan.changed and options.get("validate", True):
-            postconf, postfix = _commands(facts)
+            postconf, postfix = postfix_commands(facts)
             warnings = validate(inst.config_directory, {"main.cf": after}, postconf=postconf, postfix=postfix)
         if plan.changed and not check_mode:
             write_text(path, after)
@@ -356,7 +356,7 @@ def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
         after = plan.after.render()
         warnings: list[str] = []
         if plan.changed and options.get("validate", True):
-            postconf, postfix = _commands(facts)
+            postconf, postfix = postfix_commands(facts)
             warnings = validate(inst.config_directory, {"master.cf": after}, postconf=postconf, postfix=postfix, check_master=True)
         if plan.changed and not check_mode:
             write_text(path, after)

@@ -308,10 +308,19 @@ def _compare_instance(
             planned = {posixpath.basename(write.path): write.after for write in plan.instance_writes}
         except PostfixMultiError as exc:
             lifecycle = f"differs ({exc.msg})"
+    new = current is None and item.state == "present"
     if lifecycle != "in sync":
         call = item.call_args()
-        call["depends"] = init_needed
-        if item.state == "present":
+        # postfix_instance plans on top of the init it is asked to make, so nothing waits for an
+        # earlier task, in check mode either; a new instance gets its configuration in the same
+        # call: validated on a staging copy, then written and registered (never the stock one)
+        call["initialise"] = init_needed
+        call["depends"] = False
+        if new:
+            call.update(parameters=item.parameters, absent_parameters=item.absent_parameters, exclusive=item.exclusive, master=item.master)
+        if new:
+            call["describe"] = f"create instance {item.name} (group {item.group or '-'}, {'enabled' if item.enabled else 'disabled'})" + _with(item)
+        elif item.state == "present":
             call["describe"] = f"create or update instance {item.name} (group {item.group or '-'}, {'enabled' if item.enabled else 'disabled'})"
         else:
             call["describe"] = f"{'destroy' if item.state == 'absent' else 'deport'} instance {item.name}"
@@ -332,7 +341,12 @@ def _compare_instance(
     if item.state != "present":
         return row
     directory = row["config_directory"]
-    if item.parameters or item.absent_parameters or item.exclusive:
+    if new:  # its configuration goes with the postfix_instance call above
+        text = planned.get("main.cf")
+        if item.parameters or item.absent_parameters or item.exclusive:
+            row["parameters"] = parameter_changes(text, item.parameters, item.absent_parameters, item.exclusive) if text else ["*"]
+        row["master"] = [_label(entry) for entry in item.master]
+    elif item.parameters or item.absent_parameters or item.exclusive:
         text = planned.get("main.cf") or facts.read_text(directory + "/main.cf")
         changes = parameter_changes(text, item.parameters, item.absent_parameters, item.exclusive)
         if current is None and not changes:
@@ -340,7 +354,7 @@ def _compare_instance(
         row["parameters"] = changes
         if changes:
             actions["config"].append(_config_action(item.name, item.parameters, item.absent_parameters, item.exclusive, changes, current is None))
-    if item.master:
+    if item.master and not new:
         if current is None:
             indexes = list(range(len(item.master)))
         else:
@@ -360,6 +374,17 @@ def _compare_instance(
         if start and not row["running"]:
             actions["start"].append({"instance": item.name, "depends": current is None, "describe": f"start {item.name}"})
     return row
+
+
+def _with(item: Declared) -> str:
+    """What a new instance is created with, for the summary."""
+    parts = []
+    names = sorted(set(item.parameters) | set(item.absent_parameters))
+    if names or item.exclusive:
+        parts.append("main.cf " + (", ".join(names) or "without undeclared parameters"))
+    if item.master:
+        parts.append("master.cf " + ", ".join(_label(entry) for entry in item.master))
+    return " with " + " and ".join(parts) if parts else ""
 
 
 def _find(reg: Registry, facts: DriftFacts, item: Declared) -> Instance | None:

@@ -17,10 +17,15 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply import apply_plan, sweep_instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master, postfix_commands
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, FileWrite, Plan, Planner, plan_init
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
 
 
 def _record_text(inst: Instance | None, state: str) -> str:
@@ -63,6 +68,102 @@ def _state_of(plan: Plan, desired: Desired) -> str:
     return "present"
 
 
+class Content(t.NamedTuple):
+    """The configuration an instance must have (postfix_instance's ``parameters``, ``absent_parameters``,
+    ``exclusive`` and ``master``): planned by the same functions as postfix_config and postfix_master."""
+
+    parameters: t.Mapping[str, t.Any]
+    absent: t.Sequence[str]
+    exclusive: bool
+    master: t.Sequence[t.Mapping[str, t.Any]]
+
+    @classmethod
+    def from_options(cls, options: t.Mapping[str, t.Any]) -> Content:
+        master = list(options.get("master") or [])
+        for index, entry in enumerate(master):
+            if not isinstance(entry, t.Mapping):
+                raise PostfixMultiError(f"master[{index}] must be a dictionary (service, type, command, ...)")
+        return cls(dict(options.get("parameters") or {}), list(options.get("absent_parameters") or []), bool(options.get("exclusive")), master)
+
+    def given(self) -> bool:
+        return bool(self.parameters or self.absent or self.exclusive or self.master)
+
+
+class Configured(t.NamedTuple):
+    """What ``configure_plan`` added: the files to validate and what changed in them."""
+
+    files: dict[str, str]  # main.cf / master.cf text the plan now writes, by file name
+    parameters: list[str]  # changed main.cf parameter names
+    entries: list[str]  # changed master.cf entries, service/type
+    restart_required: bool
+
+
+def configure_plan(plan: Plan, content: Content, facts: LocalFacts) -> Configured:
+    """Add the instance's configuration to a present-state plan: the main.cf and master.cf edits that
+    postfix_config and postfix_master would make, on top of what the plan already writes (the new
+    instance's files, or its name/group/enable edit). A new instance is thus written, validated and
+    registered with its final configuration: it never exists with the stock one."""
+    inst = plan.after
+    if inst is None or not content.given():
+        return Configured({}, [], [], False)
+    texts: dict[str, tuple[FileWrite | None, str]] = {}
+    for name in ("main.cf", "master.cf"):
+        path = f"{inst.config_directory}/{name}"
+        write = next((w for w in plan.instance_writes if w.path == path), None)
+        text = write.after if write is not None else facts.read_text(path)
+        if text is None:
+            raise PostfixMultiError(f"{path} does not exist")
+        texts[name] = (write, text)
+    try:
+        config = plan_config(MainCf.parse(texts["main.cf"][1]), content.parameters, content.absent, content.exclusive)
+        master = MasterCf.parse(texts["master.cf"][1])
+    except (MainCfError, MasterCfError) as exc:
+        raise PostfixMultiError(f"{inst.config_directory}: {exc}") from None
+    entries: list[str] = []
+    restart = config.restart_required
+    for index, options in enumerate(content.master):
+        try:
+            step = plan_master(master, options)
+        except PostfixMultiError as exc:
+            raise PostfixMultiError(f"master[{index}]: {exc.msg}") from None
+        if step.changed:
+            entries.append(f"{options['service']}/{options['type']}")
+            restart = restart or step.restart_required
+            master = step.after
+    changed: dict[str, str] = {}
+    for name, after in (("main.cf", config.after.render()), ("master.cf", master.render())):
+        write, before = texts[name]
+        if after == before:
+            continue
+        changed[name] = after
+        if write is not None:
+            write.after = after
+        else:
+            plan.instance_writes.append(FileWrite(f"{inst.config_directory}/{name}", before, after))
+    if changed and plan.action == "none":
+        plan.action = "update"
+    if config.changed:
+        plan.messages.append(f"{inst.label}: main.cf " + ", ".join(config.changed_names))
+    if entries:
+        plan.messages.append(f"{inst.label}: master.cf " + ", ".join(entries))
+    if plan.action in ("create", "import"):  # validate the whole new configuration
+        changed = {name: write.after for name, (write, _text) in texts.items() if write is not None} | changed
+    return Configured(changed, config.changed_names, entries, restart and plan.action not in ("create", "import"))
+
+
+def _initialised_registry(reg: Registry, defaults: dict[str, str], facts: LocalFacts) -> tuple[Registry, FileWrite | None]:
+    """The registry as it is after ``postfix_multi_init`` (initialise=true): planned on the edited text."""
+    write = plan_init(reg)
+    if write is None:
+        return reg, None
+    overlay = {write.path: write.after}
+
+    def read(path: str) -> str | None:
+        return overlay[path] if path in overlay else facts.read_text(path)
+
+    return Registry.load(defaults, read), write
+
+
 def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
     desired = Desired(
@@ -78,12 +179,29 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
         before_group=options.get("before_group"),
         force=bool(options.get("force")),
     )
+    content = Content.from_options(options)
+    if content.given() and desired.state != "present":
+        raise PostfixMultiError("parameters, absent_parameters, exclusive and master describe a present instance; leave them out with state=" + desired.state)
     facts = LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
+        init_write = None
+        if options.get("initialise") and desired.state == "present":
+            reg, init_write = _initialised_registry(reg, defaults, facts)
         planner = Planner(reg, facts)
         plan = planner.plan(desired)
+        configured = configure_plan(plan, content, facts)
+        if init_write is not None:
+            plan.messages.insert(0, "multi-instance management turned on")
+            if plan.primary_write is not None:
+                plan.primary_write.before = init_write.before
+            else:
+                plan.primary_write = init_write
+        warnings: list[str] = []
+        if configured.files and options.get("validate", True) and plan.after is not None:
+            postconf, postfix = postfix_commands(facts)
+            warnings = validate(plan.after.config_directory, configured.files, postconf=postconf, postfix=postfix, check_master="master.cf" in configured.files)
         state = _state_of(plan, desired)
         leftovers: list[str] = []
         if plan.changed and not check_mode:
@@ -105,8 +223,12 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
         "instance": _record(shown, state),
         "instances": instances,
         "msg": "; ".join(plan.messages) or "nothing to do",
-        "warnings": list(plan.warnings),
+        "warnings": list(plan.warnings) + warnings,
     }
+    if content.given():
+        result["changed_parameters"] = configured.parameters
+        result["changed_entries"] = configured.entries
+        result["restart_required"] = configured.restart_required
     if plan.action == "destroy":
         result["leftovers"] = leftovers
         if leftovers:

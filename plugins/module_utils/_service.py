@@ -271,6 +271,30 @@ def _record(step: Step, running: bool) -> dict[str, t.Any]:
     return data
 
 
+def done_lists(records: t.Sequence[dict[str, t.Any]]) -> dict[str, list[str]]:
+    """The instances each action changed (or would), by what happened to them: an instance stopped
+    and started again was ``restarted``; one that did not run and was only started, ``started``."""
+    acted: dict[str, set[str]] = {}
+    order: list[str] = []
+    for rec in records:
+        if not rec["changed"]:
+            continue
+        label = rec["name"] or rec["config_directory"]
+        if label not in acted:
+            order.append(label)
+        acted.setdefault(label, set()).add(rec["action"])
+    out: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "reloaded": [], "flushed": []}
+    for label in order:
+        actions = acted[label]
+        if {"stop", "start"} <= actions:
+            out["restarted"].append(label)
+            continue
+        for action, key in (("start", "started"), ("stop", "stopped"), ("reload", "reloaded"), ("flush", "flushed")):
+            if action in actions:
+                out[key].append(label)
+    return out
+
+
 def _summary(records: t.Sequence[dict[str, t.Any]], check_mode: bool) -> str:
     done: dict[str, list[str]] = {}
     for rec in records:
@@ -444,6 +468,7 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         "daemon_reload": daemon_reload,
         "boot": boot,
         "results": records,
+        **done_lists(records),
         "msg": msg,
         "warnings": warnings,
     }

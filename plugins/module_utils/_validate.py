@@ -174,7 +174,10 @@ class Staging:
         self.top = tempfile.mkdtemp(prefix=f"{os.getpid()}.", dir=parent)
         try:
             self.copy = os.path.join(self.top, "config")
-            copy_config_directory(self.live, self.copy)
+            if os.path.isdir(self.live) or not {"main.cf", "master.cf"} <= set(self.replacements):
+                copy_config_directory(self.live, self.copy)
+            else:  # a new instance: nothing to copy, its two files are given
+                os.mkdir(self.copy, 0o755)
             queue = os.path.join(self.top, "queue")
             data = os.path.join(self.top, "data")
             os.mkdir(queue, 0o755)

@@ -126,6 +126,53 @@ options:
     type: bool
     default: false
     version_added: 1.0.0
+  parameters:
+    description:
+      - C(main.cf) parameters the instance must have, with the meaning (and the same code) of
+        O(mailops.postfix_multi.postfix_config#module:parameters).
+      - "A new instance is written with them - and with O(absent_parameters), O(exclusive) and O(master) - in the same
+        run: the whole new configuration is first checked on a private copy (C(postconf -n), C(postconf -M),
+        C(postfix check)), in check mode too, and only then written and registered, enabled if O(enabled=true). A
+        refused value leaves nothing created; the instance never exists with the stock configuration."
+      - An existing instance's C(main.cf) is changed as postfix_config would change it; the result says whether the
+        change needs a restart (RV(restart_required)). This module never reloads or restarts.
+      - Only with O(state=present).
+    type: dict
+    version_added: 1.1.0
+  absent_parameters:
+    description:
+      - C(main.cf) parameters to remove, as O(mailops.postfix_multi.postfix_config#module:absent).
+    type: list
+    elements: str
+    version_added: 1.1.0
+  exclusive:
+    description:
+      - Remove every other explicitly set parameter, as O(mailops.postfix_multi.postfix_config#module:exclusive).
+    type: bool
+    default: false
+    version_added: 1.1.0
+  master:
+    description:
+      - C(master.cf) entries, each with the options of M(mailops.postfix_multi.postfix_master) (V(service), V(type),
+        V(private), V(unprivileged), V(chroot), V(wakeup), V(maxproc), V(command), V(state)), applied in order.
+    type: list
+    elements: dict
+    version_added: 1.1.0
+  validate:
+    description:
+      - Check a configuration change (O(parameters), O(absent_parameters), O(exclusive), O(master)) on a private copy
+        before writing it. V(false) writes without these checks.
+    type: bool
+    default: true
+    version_added: 1.1.0
+  initialise:
+    description:
+      - Turn on multi-instance management first where it is off, as M(mailops.postfix_multi.postfix_multi_init) does,
+        in the same write of the primary C(main.cf) that registers the instance.
+      - Lets check mode plan a new instance on a host where multi-instance management is not on yet.
+    type: bool
+    default: false
+    version_added: 1.1.0
 requirements:
   - Postfix 2.6 or later on the managed host, with its C(main.cf.proto) and C(master.cf.proto) prototypes for new instances.
 notes:
@@ -263,6 +310,26 @@ leftovers:
   type: list
   elements: str
   sample: [/etc/postfix-out/transport]
+changed_parameters:
+  description: The C(main.cf) parameters that O(parameters), O(absent_parameters) and O(exclusive) changed (or would).
+  returned: when any of O(parameters), O(absent_parameters), O(exclusive) or O(master) is given
+  type: list
+  elements: str
+  sample: [inet_interfaces, myhostname]
+changed_entries:
+  description: The C(master.cf) entries (V(service/type)) that O(master) changed (or would).
+  returned: when any of O(parameters), O(absent_parameters), O(exclusive) or O(master) is given
+  type: list
+  elements: str
+  sample: [127.0.0.1:10026/inet]
+restart_required:
+  description:
+    - Whether a running existing instance needs C(postfix stop; postfix start) rather than C(postfix reload) to use the
+      changed configuration (as RV(mailops.postfix_multi.postfix_config#module:restart_required)). Always V(false) for a
+      new instance, which is not running.
+  returned: when any of O(parameters), O(absent_parameters), O(exclusive) or O(master) is given
+  type: bool
+  sample: false
 msg:
   description: What was done, for humans.
   returned: always
@@ -307,6 +374,12 @@ def main() -> None:
             "before": {"type": "str"},
             "before_group": {"type": "str"},
             "force": {"type": "bool", "default": False},
+            "parameters": {"type": "dict"},
+            "absent_parameters": {"type": "list", "elements": "str"},
+            "exclusive": {"type": "bool", "default": False},
+            "master": {"type": "list", "elements": "dict"},
+            "validate": {"type": "bool", "default": True},
+            "initialise": {"type": "bool", "default": False},
         },
         required_one_of=[["name", "config_directory"]],
         mutually_exclusive=[["position", "before", "before_group"]],

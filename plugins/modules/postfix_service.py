@@ -315,6 +315,38 @@ results:
       description: Whether this step changed (or, in check mode, would change) something.
       type: bool
       sample: true
+started:
+  description:
+    - The instances this run started (or would start, in check mode) that were not running, by name (config directory
+      for a nameless one); with O(state=restarted), an instance that did not run is only started and is listed here.
+  returned: always
+  type: list
+  elements: str
+  sample: [postfix-out]
+stopped:
+  description: The instances this run stopped (or would stop).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+restarted:
+  description: The instances this run stopped and started again (or would).
+  returned: always
+  type: list
+  elements: str
+  sample: [postfix-mx]
+reloaded:
+  description: The running instances this run reloaded (or would reload).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+flushed:
+  description: The running instances asked to retry their deferred mail (or that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 msg:
   description: What was done, for humans; on failure the failed commands with Postfix's messages.
   returned: always

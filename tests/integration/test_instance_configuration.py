@@ -464,3 +464,43 @@ def test_documented_examples_run(mx):
             assert banner("127.0.0.2").startswith("220 out.example.com ESMTP")
         finally:
             stop_all(mx)
+
+
+# ----------------------------------------------------------------------------- postfix_instance with a configuration
+def test_new_instance_with_its_configuration(mx):
+    """postfix_instance creates an instance with its main.cf and master.cf in one run, validated first
+    (check mode too): MULTI_INSTANCE_README's re-injection instance, with the smtp inet entry replaced."""
+    design = {
+        "name": "postfix-reinject",
+        "group": "mta",
+        "enabled": True,
+        "parameters": {"master_service_disable": "", "inet_interfaces": "loopback-only", "mynetworks_style": "host", "smtpd_timeout": "1200s"},
+        "master": [
+            {"service": "smtp", "type": "inet", "state": "absent"},
+            {"service": "127.0.0.1:10026", "type": "inet", "private": "n", "chroot": "n", "command": "smtpd"},
+        ],
+    }
+    results = mx.sequence("postfix_instance", **design)
+    assert changed(results) == CHANGED_TWICE
+    check = {d["after_header"]: d["after"] for d in results[0]["diff"]}
+    assert "smtpd_timeout = 1200s" in check["/etc/postfix-reinject/main.cf"]
+    assert "127.0.0.1:10026" in check["/etc/postfix-reinject/master.cf"]
+    assert results[0]["changed_parameters"] == results[1]["changed_parameters"]
+    assert results[1]["changed_entries"] == ["smtp/inet", "127.0.0.1:10026/inet"] and results[3]["changed_entries"] == []
+    values = postconf_n(mx, "/etc/postfix-reinject")
+    assert values["master_service_disable"] == "" and values["inet_interfaces"] == "loopback-only"
+    assert values["multi_instance_enable"] == "yes"
+    services = mx.run("postconf", "-c", "/etc/postfix-reinject", "-M").stdout
+    assert "127.0.0.1:10026" in services and not re.search(r"^smtp\s+inet", services, re.M)
+    assert ("postfix-reinject", "mta", "y") in [tuple(line.split()[:3]) for line in mx.run("postmulti", "-l").stdout.splitlines()]
+    assert_postfix_accepts(mx, ["/etc/postfix-reinject"])
+
+
+def test_new_instance_with_a_refused_value_is_not_created(mx):
+    primary = mx.read("/etc/postfix/main.cf")
+    task = {"mailops.postfix_multi.postfix_instance": {"name": "postfix-bad", "enabled": True, "parameters": {"inet_interfaces": "192.0.2.55"}}}
+    for result in play(mx, check_mode(task), task):
+        assert result.get("failed") is True, result
+        assert "no local interface found for 192.0.2.55" in result["msg"], result["msg"]
+    assert not mx.path("/etc/postfix-bad").exists() and not mx.path("/var/spool/postfix-bad").exists()
+    assert mx.read("/etc/postfix/main.cf") == primary

@@ -97,8 +97,51 @@ def test_disable_destroy_prune_and_add(fleet_host):
     for check in (True, False):
         rc, records = converge(host, second, check=check)
         assert rc == 0, host.last_run.explain()
-        assert result(records) == {"changed": False, "in_sync": True, "drift": ["in sync"]}
+        assert result(records) == {"changed": False, "in_sync": True, "drift": ["in sync"], "started": [], "restarted": [], "reloaded": []}
         assert not [r for r in records if r["status"] == "changed"]
+
+
+def test_a_new_instance_is_validated_before_it_exists(fleet_host):
+    """On a fresh host (multi-instance management off), a bad value in the design fails --check with
+    Postfix's reason, and the real run fails the same way leaving nothing created, enabled or running;
+    the corrected design then converges: check mode shows the new instance's values in its diff."""
+    host = fleet_host
+    bad_address = "127.0.77.99"  # on no interface of this machine: postfix check refuses it
+    bad = {"postfix_multi_instances": [instance("postfix-a", parameters={"myhostname": "a.example", "inet_interfaces": bad_address})]}
+    primary_before = host.read("/etc/postfix/main.cf")
+    for check in (True, False):
+        rc, records = converge(host, bad, check=check)
+        assert rc != 0
+        failed = [r for r in records if r["status"] == "failed"]
+        assert failed and failed[0]["task"].endswith("Create, import, name, enable, disable, deport or destroy the declared instances"), host.last_run.explain()
+        message = failed[0]["result"]["results"][0]["msg"]
+        assert f"no local interface found for {bad_address}" in message, message
+        assert not host.path("/etc/postfix-a").exists() and not host.path("/var/spool/postfix-a").exists()
+        assert listing(host) == [("-", "y")]
+        assert not running(host, "/etc/postfix-a")
+    # the real run turned on multi-instance management (its own task), nothing else
+    assert host.read("/etc/postfix/main.cf") != primary_before
+    assert "multi_instance_directories" not in host.run("postconf", "-n").stdout
+
+    good = {"postfix_multi_instances": [instance("postfix-a", parameters={"myhostname": "a.example", "inet_interfaces": host.addresses[1]})]}
+    host.run("postconf", "-X", "multi_instance_wrapper", "multi_instance_enable")  # a fresh host again
+    rc, records = converge(host, good, check=True)
+    assert rc == 0, host.last_run.explain()
+    [create] = [r for r in records if r["task"].endswith("Create, import, name, enable, disable, deport or destroy the declared instances")]
+    diffs = {d["after_header"]: d["after"] for d in create["result"]["results"][0]["diff"]}
+    assert "myhostname = a.example" in diffs["/etc/postfix-a/main.cf"]
+    assert f"inet_interfaces = {host.addresses[1]}" in diffs["/etc/postfix-a/main.cf"]
+    assert "multi_instance_enable = yes" in diffs["/etc/postfix/main.cf"]  # initialised and registered in one write
+    assert not host.path("/etc/postfix-a").exists()
+    rc, records = converge(host, good)
+    assert rc == 0, host.last_run.explain()
+    assert listing(host) == [("-", "y"), ("postfix-a", "y")] and running(host, "/etc/postfix-a")
+    assert result(records)["started"] == ["/etc/postfix", "postfix-a"] and result(records)["restarted"] == []  # neither ran before
+    # a change that needs a restart: restarted, not started
+    moved = {"postfix_multi_instances": [instance("postfix-a", parameters={"myhostname": "a.example", "inet_interfaces": host.addresses[2]})]}
+    rc, records = converge(host, moved)
+    assert rc == 0, host.last_run.explain()
+    assert result(records)["restarted"] == ["postfix-a"] and result(records)["started"] == []
 
 
 def test_a_host_without_postfix(fleet_host):

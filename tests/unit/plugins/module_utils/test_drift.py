@@ -61,33 +61,35 @@ def test_a_fresh_host_needs_everything():
     result = compare(facts, [OUT], primary_parameters={"myhostname": "p.example"})
     actions = result["actions"]
     assert result["in_sync"] is False and actions["init"] is True
-    assert [a["name"] for a in actions["instances"]] == ["postfix-out"]
-    # not initialised: the instance planner cannot say what the new main.cf will hold
-    assert [(a["instance"], a["changes"], a["depends"]) for a in actions["config"]] == [("-", ["myhostname"], False), ("postfix-out", ["*"], True)]
-    assert [(a["entry"]["service"], a["depends"]) for a in actions["master"]] == [("smtp", True)]
+    # one postfix_instance call creates the instance with its configuration, on top of the init it
+    # makes itself (initialise): nothing of it waits for an earlier task, in check mode either
+    [create] = actions["instances"]
+    assert create["name"] == "postfix-out" and create["initialise"] is True and create["depends"] is False
+    assert create["parameters"] == OUT["parameters"] and create["absent_parameters"] == ["master_service_disable"]
+    assert create["master"] == OUT["master"]
+    assert [(a["instance"], a["changes"], a["depends"]) for a in actions["config"]] == [("-", ["myhostname"], False)]
+    assert actions["master"] == []
     assert [(a["instance"], a["depends"]) for a in actions["start"]] == [("-", False), ("postfix-out", True)]
-    # in check mode the role cannot ask the modules about what depends on earlier changes: it shows these
-    assert [a["describe"] for a in actions["instances"]] == ["create or update instance postfix-out (group mta, enabled)"]
-    assert actions["instances"][0]["depends"] is True
     assert result["summary"] == [
         "turn on multi-instance management",
-        "create or update instance postfix-out (group mta, enabled)",
+        "create instance postfix-out (group mta, enabled) with main.cf inet_interfaces, master_service_disable, myhostname and master.cf smtp/inet",
         "change main.cf of the primary instance: myhostname",
-        "change main.cf of postfix-out: inet_interfaces, master_service_disable, myhostname",
-        "set master.cf entry smtp/inet of postfix-out",
         "start the primary instance",
         "start postfix-out",
     ]
     assert result["instances"][0]["config_directory"] == "/etc/postfix-out"
+    assert result["instances"][0]["parameters"] == ["*"]  # not initialised: the new main.cf cannot be planned here
 
 
 def test_a_new_instance_on_an_initialised_host_lists_what_its_main_cf_will_need():
     facts = DriftFacts(files=dict(host().files), dirs=set(host().dirs))
     result = compare(facts, [OUT])
     assert result["actions"]["init"] is False
+    assert result["actions"]["config"] == [] and result["actions"]["master"] == []
+    assert result["actions"]["instances"][0]["initialise"] is False
     # postfix_instance writes master_service_disable = inet into a new instance (as postmulti does)
-    assert result["actions"]["config"][0]["changes"] == ["inet_interfaces", "master_service_disable", "myhostname"]
     assert result["instances"][0]["parameters"] == ["inet_interfaces", "master_service_disable", "myhostname"]
+    assert result["instances"][0]["master"] == ["smtp/inet"]
 
 
 @pytest.mark.parametrize(
