@@ -15,10 +15,14 @@ the child a pseudo-terminal as stderr and captures what it says there.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import locale
 import os
 import pty
+import re
 import select
+import shutil
 import subprocess
 import time
 import typing as t
@@ -97,6 +101,74 @@ def _collect(proc: subprocess.Popen[bytes], master: int, timeout: float) -> tupl
     return b"".join(chunks[out_fd]), b"".join(chunks[master])
 
 
+# Files where a classic syslog daemon keeps mail-facility messages (Debian, Red Hat).
+MAIL_LOG_FILES = ("/var/log/mail.log", "/var/log/maillog", "/var/log/mail.err")
+# Postfix's diagnostics that say why a command failed (msg(3): warning, error, fatal, panic).
+_SEVERITY = re.compile(r"\b(warning|error|fatal|panic): ")
+
+
+def _mail_messages(json_lines: str) -> list[str]:
+    """The MESSAGE of each mail-facility entry in ``journalctl -o json`` output."""
+    out = []
+    for line in json_lines.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get("MESSAGE") if isinstance(entry, dict) else None
+        if entry.get("SYSLOG_FACILITY") == "2" and isinstance(message, str):
+            out.append(message)
+    return out
+
+
+class MailLog:
+    """What Postfix logged between ``mark()`` and ``since()``: read from journald (the mail
+    facility, 2) or from the end of the classic mail log files. Postfix commands write their
+    reasons only to syslog when stderr is not a terminal (msg_vstream(3) vs msg_syslog(3))."""
+
+    def __init__(self, cursor: str | None, offsets: dict[str, int]) -> None:
+        self.cursor = cursor
+        self.offsets = offsets
+
+    @classmethod
+    def mark(cls) -> MailLog:
+        cursor = None
+        journalctl = shutil.which("journalctl", path=_environment(None)["PATH"])
+        if journalctl and os.path.isdir("/run/systemd/journal"):
+            shown = run([journalctl, "--no-pager", "--show-cursor", "-n", "0", "-q"])
+            for line in shown.stdout.splitlines():
+                if line.startswith("-- cursor: "):
+                    cursor = line[len("-- cursor: ") :].strip()
+        offsets = {}
+        for path in MAIL_LOG_FILES:
+            with contextlib.suppress(OSError):
+                offsets[path] = os.path.getsize(path)
+        return cls(cursor, offsets)
+
+    def since(self) -> str:
+        lines: list[str] = []
+        if self.cursor:
+            journalctl = shutil.which("journalctl", path=_environment(None)["PATH"]) or "journalctl"
+            # journald takes syslog datagrams in asynchronously: ask it to catch up, and look again
+            # briefly (only on this failure path, where the reason would otherwise be lost)
+            for attempt in range(8):
+                run([journalctl, "--sync"])
+                # no SYSLOG_FACILITY=2 match on the command line: systemd 247 and 252 return nothing
+                # for a match combined with --after-cursor when the cursor's entry does not match
+                logged = run([journalctl, "--no-pager", "-q", "-o", "json", "--output-fields=SYSLOG_FACILITY,MESSAGE", "--after-cursor", self.cursor])
+                lines = [message for message in _mail_messages(logged.stdout) if _SEVERITY.search(message)]
+                if lines:
+                    break
+                time.sleep(0.05 * (attempt + 1))
+        if not lines:
+            for path, offset in self.offsets.items():
+                with contextlib.suppress(OSError), open(path, "rb") as handle:
+                    handle.seek(offset)
+                    lines += handle.read(1 << 20).decode("utf-8", "replace").splitlines()
+        said = [line for line in lines if _SEVERITY.search(line)]
+        return "\n".join(dict.fromkeys(said))
+
+
 def run(
     argv: t.Sequence[str],
     *,
@@ -125,8 +197,13 @@ def run(
         try:
             master, slave = pty.openpty()
         except OSError:
-            # no pseudo-terminal here (a chroot without /dev/pts): run without one
-            return run(args, tty=False, env=env, stdin=stdin, timeout=timeout)
+            # no pseudo-terminal here (a chroot without /dev/pts): run without one, and when it
+            # fails without a word, take its reason from what Postfix logged meanwhile
+            mark = MailLog.mark()
+            result = run(args, tty=False, env=env, stdin=stdin, timeout=timeout)
+            if result.rc != 0 and not result.output:
+                return CommandResult(result.argv, result.rc, result.stdout, mark.since())
+            return result
         try:
             proc = subprocess.Popen(  # noqa: S603 - list arguments, no shell
                 args,

@@ -450,7 +450,11 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         rec["changed"] = step.changes
         if check_mode:
             continue
+        # systemctl prints no reason of its own: the unit's Postfix logs it (journald, mail facility)
+        mark = _runner.MailLog.mark() if via == "systemd" else None
         result = _runner.run(argv, tty=via == "postfix")
+        if mark is not None and result.rc != 0:
+            result = _runner.CommandResult(result.argv, result.rc, result.stdout, "\n".join(p for p in (result.stderr.strip(), mark.since()) if p))
         rec["rc"], rec["output"] = result.rc, result.output
         if result.rc != 0:
             rec["changed"] = False

@@ -242,3 +242,34 @@ def without_host_identity(state: dict) -> dict:
     own = ("inet_interfaces = ", "myhostname = ")
     state["postconf_n"]["/etc/postfix"] = [line for line in state["postconf_n"]["/etc/postfix"] if not line.startswith(own)]
     return state
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_without_a_terminal_the_reason_comes_from_the_log(new_booted, release: str) -> None:
+    """Postfix writes why a command failed only to syslog when stderr is no terminal. On a host
+    where no pseudo-terminal can be opened (devpts hidden), a refused value must still fail with
+    Postfix's own reason, read from what it logged (journald here)."""
+    host = new_booted("sdnotty", release=release)
+    build(host)
+    host.run("mount", "-t", "tmpfs", "-o", "size=1m", "nopts", "/dev/pts")  # no pseudo-terminal from now on
+    try:
+        assert host.run("python3", "-c", "import pty; pty.openpty()", check=False).returncode != 0
+        result = host.module("postfix_config", instance="postfix-a", parameters={"inet_interfaces": "127.0.77.99"})
+        assert result.get("failed") is True, result
+        assert "no local interface found for 127.0.77.99" in result["msg"], result["msg"]
+        assert "(no message)" not in result["msg"]
+    finally:
+        host.run("umount", "/dev/pts", check=False)
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_a_unit_that_fails_to_start_says_why(new_booted, release: str) -> None:
+    """systemctl only says that a unit failed; the reason is what the instance's Postfix logged."""
+    host = new_booted("sdfail", release=release)
+    build(host)
+    # a configuration Postfix refuses, written past validation as a hand edit would be
+    written = host.module("postfix_config", instance="postfix-a", parameters={"inet_interfaces": "127.0.77.98"}, validate=False)
+    assert written["changed"] is True, written
+    result = host.module("postfix_service", name="postfix-a", state="started")
+    assert result.get("failed") is True, result
+    assert "no local interface found for 127.0.77.98" in result["msg"], result["msg"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._runner import check, run
 
@@ -47,3 +48,30 @@ def test_stdin_and_failures() -> None:
         run(["/nonexistent/postfix"], tty=True)
     with pytest.raises(PostfixMultiError, match=r"frobnicate failed \(rc=2\): boom"):
         check([PY, "-c", "import sys; sys.stderr.write('boom'); sys.exit(2)"], what="frobnicate")
+
+
+def test_mail_log_reads_what_was_appended_since_the_mark(tmp_path, monkeypatch) -> None:
+    """Without journald, the reason comes from the end of the mail log files (only what is new)."""
+    log = tmp_path / "mail.log"
+    log.write_text("Dec  3 10:00:00 mx postfix[1]: fatal: an old failure\n")
+    monkeypatch.setattr(_runner, "MAIL_LOG_FILES", (str(log), str(tmp_path / "absent.log")))
+    monkeypatch.setattr(_runner.os.path, "isdir", lambda path: False)  # no journald
+    mark = _runner.MailLog.mark()
+    with open(log, "a") as handle:
+        handle.write("Dec  3 10:00:01 mx postfix/postfix-script[2]: starting the Postfix mail system\n")
+        handle.write("Dec  3 10:00:01 mx postfix[3]: fatal: parameter inet_interfaces: no local interface found for 192.0.2.1\n")
+        handle.write("Dec  3 10:00:01 mx postfix[3]: fatal: parameter inet_interfaces: no local interface found for 192.0.2.1\n")
+    said = mark.since()
+    assert said == "Dec  3 10:00:01 mx postfix[3]: fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"
+
+
+def test_journal_entries_of_the_mail_facility_only() -> None:
+    lines = "\n".join(
+        [
+            '{"SYSLOG_FACILITY":"2","MESSAGE":"fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"}',
+            '{"SYSLOG_FACILITY":"4","MESSAGE":"error: kex_exchange_identification: read: Connection reset by peer"}',
+            '{"SYSLOG_FACILITY":"2","MESSAGE":[102,97,116]}',
+            "not json",
+        ]
+    )
+    assert _runner._mail_messages(lines) == ["fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"]
