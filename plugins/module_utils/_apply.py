@@ -16,6 +16,7 @@ instance's files (only what Postfix itself creates; never mail; anything else is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -24,6 +25,7 @@ import typing as t
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Plan
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
 
@@ -38,7 +40,28 @@ _CONFIG_FILES = frozenset({"main.cf", "master.cf", "check-alias-maps-migration-d
 
 
 def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
-    """Apply ``plan``; return the paths left in place by a destroy (with the reason)."""
+    """Apply ``plan``; return the paths left in place by a destroy (with the reason).
+
+    SIGTERM and SIGHUP unwind like SIGINT, so the undo and rollback below run for them too."""
+    with _io.signals_unwind():
+        return _apply(plan, facts)
+
+
+def _undo(created: list[str]) -> None:
+    """Remove what this run created before it registered anything (newest first; never a
+    directory that is not empty any more)."""
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                for name in ("main.cf", "master.cf"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(path, name))
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+
+
+def _apply(plan: Plan, facts: LocalFacts) -> list[str]:
     inst = plan.before or plan.after
     if plan.stop and inst is not None:
         _runner.check([facts.postfix(), "-c", inst.config_directory, "stop"], what=f"stopping instance {inst.label}")
@@ -49,19 +72,15 @@ def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
                 f"Cannot destroy instance {inst.label}: mail arrived in {inst.queue_directory} while it was being stopped ({counts}); nothing was removed",
                 queue=counts,
             )
-    for path, mode in plan.mkdirs:
-        try:
-            os.mkdir(path, mode)
-            os.chmod(path, mode)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise PostfixMultiError(f"{path} exists and is not a directory") from None
-        except OSError as exc:
-            raise PostfixMultiError(f"cannot create directory {path}: {exc.strerror}") from exc
-    for write in plan.instance_writes:
-        _io.write_text(write.path, write.after, mode=write.mode)
-    if plan.primary_write is not None:
-        _io.write_text(plan.primary_write.path, plan.primary_write.after)
+    created: list[str] = []
+    try:
+        _make_instance(plan, created)
+        if plan.primary_write is not None:  # the one write that registers or deregisters
+            write = plan.primary_write
+            write.after = _io.write_text(write.path, write.after, before=write.before, reedit=write.reedit)
+    except BaseException:
+        _undo(created)
+        raise
     if plan.set_permissions and plan.after is not None:
         try:
             result = _runner.run([facts.postfix(), "-c", plan.after.config_directory, "set-permissions"], tty=True)
@@ -81,10 +100,51 @@ def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
     return []
 
 
+def _make_instance(plan: Plan, created: list[str]) -> None:
+    """New directories and the instance's files, recording what this run created in ``created``.
+    A new config directory is made whole, with its main.cf and master.cf, in one rename."""
+    config = plan.after.config_directory if plan.after is not None else None
+    whole = None
+    new_files = {os.path.basename(w.path): (w.after, w.mode) for w in plan.instance_writes if w.before is None and os.path.dirname(w.path) == config}
+    for path, mode in plan.mkdirs:
+        if path == config and new_files and not os.path.lexists(path):
+            whole = (path, mode)
+            continue
+        try:
+            os.mkdir(path, mode)
+            created.append(path)
+            os.chmod(path, mode)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise PostfixMultiError(f"{path} exists and is not a directory") from None
+        except OSError as exc:
+            raise PostfixMultiError(f"cannot create directory {path}: {exc.strerror}") from exc
+    if whole is not None:
+        _io.create_directory(whole[0], whole[1], new_files)
+        created.append(whole[0])
+    for write in plan.instance_writes:
+        if whole is not None and os.path.basename(write.path) in new_files and os.path.dirname(write.path) == config:
+            continue
+        _io.write_text(write.path, write.after, mode=write.mode, before=write.before, reedit=write.reedit)
+        if write.before is None:
+            created.append(write.path)
+
+
 def _rollback(plan: Plan) -> None:
     """Undo the registration of an instance whose set-permissions did not succeed."""
-    if plan.primary_write is not None and plan.primary_write.before is not None:
-        _io.write_text(plan.primary_write.path, plan.primary_write.before)
+    write = plan.primary_write
+    if write is not None and write.before is not None:
+        # put back the parameters this run changed, keeping what another editor changed meanwhile
+        old, new = MainCf.parse(write.before), MainCf.parse(write.after)
+        names = old.changed_names(new)
+        restore = {name: old.raw(name) or "" for name in names if old.has(name)}
+        remove = [name for name in names if not old.has(name)]
+        _io.write_text(
+            write.path,
+            write.before,
+            before=write.after,
+            reedit=lambda text: MainCf.parse(text).edit(set_values=restore, remove=remove).render(),
+        )
 
 
 def _is_special(mode: int) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, normalize_whitespace, validate_name, validate_value
@@ -83,7 +83,7 @@ def resolve_instance(reg: Registry, selector: str) -> Instance:
 
 
 def _text_diff(path: str, before: str, after: str) -> dict[str, str]:
-    return {"before_header": path, "after_header": path, "before": before, "after": after}
+    return {"before_header": path, "after_header": path, "before": displayable(before), "after": displayable(after)}
 
 
 def _read(facts: LocalFacts, path: str) -> str:
@@ -218,13 +218,14 @@ def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
             postconf, postfix = postfix_commands(facts)
             warnings = validate(inst.config_directory, {"main.cf": after}, postconf=postconf, postfix=postfix)
         if plan.changed and not check_mode:
-            write_text(path, after)
+            parameters, absent, exclusive = options.get("parameters"), options.get("absent"), bool(options.get("exclusive"))
+            write_text(path, after, before=before, reedit=lambda text: plan_config(MainCf.parse(text), parameters, absent, exclusive).after.render())
     changes = [f"set {name}" for name in plan.set_values] + [f"removed {name}" for name in plan.removed]
     result: dict[str, t.Any] = {
         "changed": plan.changed,
         "instance": inst.to_dict(),
         "config_file": path,
-        "parameters": {name: plan.after.get(name) for name in plan.names},
+        "parameters": {name: displayable(plan.after.get(name) or "") if plan.after.has(name) else None for name in plan.names},
         "changed_parameters": plan.changed_names,
         "restart_required": plan.restart_required,
         "msg": f"{inst.label}: " + ("; ".join(changes) if changes else "main.cf already as requested"),
@@ -297,6 +298,14 @@ def desired_entry(current: MasterEntry | None, options: Mapping[str, t.Any]) -> 
         if current is None:
             raise PostfixMultiError(f"{service}/{kind} does not exist yet: give its command")
         argv = current.command
+    if kind == "inet" and values["private"] in ("-", "y"):
+        # master(5): private defaults to y, and master(8) refuses to start with a private inet service
+        # ("inet service cannot be private"), which postconf -M and postfix check do not catch
+        raise PostfixMultiError(
+            f"{service}/{kind}: an inet service cannot be private, and private "
+            + ("defaults to y ('-')" if values["private"] == "-" else "is y")
+            + ": give private: false (n)"
+        )
     entry = MasterEntry(service, kind, values["private"], values["unprivileged"], values["chroot"], values["wakeup"], values["maxproc"], argv)
     problems = entry.problems()
     if problems:
@@ -359,7 +368,7 @@ def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
             postconf, postfix = postfix_commands(facts)
             warnings = validate(inst.config_directory, {"master.cf": after}, postconf=postconf, postfix=postfix, check_master=True)
         if plan.changed and not check_mode:
-            write_text(path, after)
+            write_text(path, after, before=before, reedit=lambda text: plan_master(MasterCf.parse(text), options).after.render())
     label = f"{options['service']}/{options['type']}"
     if not plan.changed:
         msg = f"{inst.label}: {label} already as requested"

@@ -276,6 +276,9 @@ class _RunningOnce:
     def resolve(self, path: str) -> str:
         return self._facts.resolve(path)
 
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+        return self._facts.incomplete(queue_directory, data_directory, mail_owner)
+
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return self._facts.queue_counts(queue_directory)
 

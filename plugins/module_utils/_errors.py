@@ -18,6 +18,13 @@ class PostfixMultiError(Exception):
     """
 
     def __init__(self, msg: str, **details: object) -> None:
+        msg = displayable(msg)
         super().__init__(msg)
         self.msg = msg
-        self.details = details
+        self.details = {key: displayable(value) if isinstance(value, str) else value for key, value in details.items()}
+
+
+def displayable(text: str) -> str:
+    """``text`` for messages and diffs: bytes that are not UTF-8 (kept as surrogates when files and
+    command output are read, so that they are written back unchanged) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

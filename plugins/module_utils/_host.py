@@ -14,6 +14,7 @@ object. ``LocalFacts`` answers from this machine (files, ``postconf -d``, ``post
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import typing as t
@@ -41,6 +42,28 @@ class Facts(t.Protocol):
     def is_running(self, config_directory: str) -> bool: ...
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]: ...
+
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None: ...
+
+
+def setup_gap(queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+    """Why an instance's directories are not what ``postfix set-permissions`` leaves (None: they
+    are): a run killed between the registration and set-permissions leaves the queue directory
+    without Postfix's queues and a data directory owned by root (postfix-files: ``maildrop`` and
+    ``pid`` below $queue_directory, $data_directory owned by $mail_owner)."""
+    for option, directory in (("queue_directory", queue_directory), ("data_directory", data_directory)):
+        if not os.path.isdir(directory):
+            return f"its {option} {directory} is missing"
+    missing = [sub for sub in ("maildrop", "pid", "public", "private") if not os.path.isdir(os.path.join(queue_directory, sub))]
+    if missing:
+        return f"its queue directory {queue_directory} lacks {', '.join(missing)}"
+    try:
+        owner_uid = pwd.getpwnam(mail_owner).pw_uid
+    except KeyError:
+        return None  # no such user: postfix check says so itself
+    if os.stat(data_directory).st_uid != owner_uid:
+        return f"its data directory {data_directory} is not owned by {mail_owner}"
+    return None
 
 
 def find_postfix_command(name: str, command_directory: str | None = None) -> str:
@@ -118,3 +141,6 @@ class LocalFacts:
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return {queue: count_files(os.path.join(queue_directory, queue)) for queue in MAIL_QUEUES}
+
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+        return setup_gap(queue_directory, data_directory, mail_owner)

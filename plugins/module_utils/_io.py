@@ -7,9 +7,10 @@
 
 """The one place that reads and writes configuration files, and locks them.
 
-Writes go to a temporary file in the target's directory, are fsync'ed and renamed over
-the target (atomic on one file system), keeping the target's owner and mode; a symlinked
-target is written through (its link stays). The directory is fsync'ed after the rename.
+Writes follow Postfix's own edit protocol (``write_text``): the new text goes to ``PATH.tmp``
+under Postfix's lock, is fsync'ed and renamed over the target (atomic on one file system),
+keeping the target's owner and mode. Links are never written through. The directory is
+fsync'ed after the rename.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
+import signal
 import stat
 import tempfile
 import time
@@ -39,49 +42,223 @@ def read_text(path: str) -> str | None:
         raise PostfixMultiError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def write_text(path: str, text: str, mode: int = 0o644, owner: tuple[int, int] | None = None) -> None:
-    """Atomically replace (or create) ``path`` with ``text``.
+# Postfix's cooperative edit protocol (src/util/edit_file.c, used by postconf -e / -M / -X):
+# the new text goes to PATH.tmp, created with mode 0600 and locked with flock; a lock holder
+# that finds PATH.tmp renamed or replaced meanwhile backs out and tries again.
+EDIT_SUFFIX = ".tmp"
+EDIT_MODE = 0o600
+LOCK_TIMEOUT = 60.0
 
-    An existing file keeps its owner, group and mode; a new one gets ``mode`` and ``owner``
-    (default: the current user).
-    """
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target)
+Reedit = t.Callable[[str], str]
+
+
+def _open_directory(directory: str) -> int:
+    """An O_NOFOLLOW descriptor of ``directory``: every later step works relative to it, so a
+    directory swapped for a symbolic link meanwhile cannot redirect the write."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        current = os.stat(target)
-    except FileNotFoundError:
-        current = None
+        return os.open(directory, flags)
     except OSError as exc:
-        raise PostfixMultiError(f"cannot write {path}: {exc.strerror}") from exc
-    fd, tmp = -1, ""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
-        data = text.encode("utf-8", "surrogateescape")
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-        if current is not None:
-            os.fchmod(fd, stat.S_IMODE(current.st_mode))
-            os.fchown(fd, current.st_uid, current.st_gid)
-        else:
-            os.fchmod(fd, mode)
-            if owner is not None:
-                os.fchown(fd, owner[0], owner[1])
-        os.close(fd)
-        fd = -1
-        os.rename(tmp, target)
-        tmp = ""
-        fsync_directory(directory)
-    except OSError as exc:
-        raise PostfixMultiError(f"cannot write {path}: {exc.strerror}") from exc
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if tmp:
+        if exc.errno == errno.ELOOP or os.path.islink(directory):
+            raise PostfixMultiError(f"cannot write in {directory}: it is a symbolic link (to {os.path.realpath(directory)}); nothing was written") from exc
+        raise PostfixMultiError(f"cannot write in {directory}: {exc.strerror}") from exc
+
+
+def _lock_edit_file(dfd: int, name: str, shown: str) -> int:
+    """Open ``NAME.tmp`` beside the target and hold Postfix's edit lock on it (edit_file_open)."""
+    tmp = name + EDIT_SUFFIX
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fd = os.open(tmp, flags, EDIT_MODE, dir_fd=dfd)
+        except OSError as exc:
+            raise PostfixMultiError(f"cannot write {shown}: {tmp}: {exc.strerror}") from exc
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if time.monotonic() > deadline:
+                    raise PostfixMultiError(f"timed out after {LOCK_TIMEOUT:.0f} s waiting for another editor (postconf?) of {shown}")
+                time.sleep(0.01)
+            locked = os.fstat(fd)
+            try:
+                named = os.stat(tmp, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                named = None
+            if named is None or (named.st_dev, named.st_ino) != (locked.st_dev, locked.st_ino):
+                os.close(fd)  # renamed into place or removed by the previous holder: try again
+                continue
+            if not stat.S_ISREG(named.st_mode) or named.st_nlink > 1 or stat.S_IMODE(named.st_mode) != EDIT_MODE:
+                os.unlink(tmp, dir_fd=dfd)  # a crash left it in a state nobody should write to
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)  # left by an editor that was killed: reuse it, as Postfix does
+            return fd
+        except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                os.close(fd)
+            raise
+
+
+def _read_at(dfd: int, name: str, shown: str) -> tuple[str | None, os.stat_result | None]:
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PostfixMultiError(
+                f"{shown} is a symbolic link: this module does not write through links (the write could land outside the instance); "
+                "replace the link with the file itself"
+            ) from exc
+        raise PostfixMultiError(f"cannot read {shown}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        return handle.read().decode("utf-8", "surrogateescape"), info
+
+
+def write_text(
+    path: str,
+    text: str,
+    mode: int = 0o644,
+    owner: tuple[int, int] | None = None,
+    *,
+    before: str | None | object = ...,
+    reedit: Reedit | None = None,
+) -> str:
+    """Replace (or create) ``path`` with ``text`` the way ``postconf -e`` does; return the text written.
+
+    Follows Postfix's edit protocol, so that neither this module nor a concurrent ``postconf``
+    loses an edit: the lock on ``PATH.tmp`` is held while the current text is read and the new
+    one written, fsync'ed and renamed into place. When ``before`` is given and the file no
+    longer holds it (someone edited it since it was planned), ``reedit`` makes the edit again
+    on the current text; without ``reedit`` nothing is written and the run fails. An existing
+    file keeps its owner, group and mode; a new one gets ``mode`` and ``owner``. The directory
+    is opened once, without following a link, and every step works relative to it; a failure
+    removes the temporary file.
+    """
+    directory, name = os.path.split(path)
+    dfd = _open_directory(directory or ".")
+    try:
+        fd = _lock_edit_file(dfd, name, path)
+        renamed = False
+        try:
+            current, info = _read_at(dfd, name, path)
+            if before is not ... and current != before:
+                if reedit is None or current is None:
+                    raise PostfixMultiError(f"{path} changed while this run planned its edit (another editor?); nothing was written: run again")
+                text = reedit(current)
+            data = text.encode("utf-8", "surrogateescape")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            if info is not None:
+                os.fchown(fd, info.st_uid, info.st_gid)
+                os.fchmod(fd, stat.S_IMODE(info.st_mode))
+            else:
+                if owner is not None:
+                    os.fchown(fd, owner[0], owner[1])
+                os.fchmod(fd, mode)
+            os.rename(name + EDIT_SUFFIX, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            renamed = True
+            os.fsync(dfd)
+            return text
+        except OSError as exc:
+            raise PostfixMultiError(f"cannot write {path}: {exc.strerror}") from exc
+        finally:
+            if not renamed:  # we hold the lock: the temporary file is ours to remove
+                with contextlib.suppress(OSError):
+                    os.unlink(name + EDIT_SUFFIX, dir_fd=dfd)
+            os.close(fd)
+    finally:
+        os.close(dfd)
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like KeyboardInterrupt (SIGINT), so that rollbacks run."""
+
+
+@contextlib.contextmanager
+def signals_unwind() -> t.Iterator[None]:
+    """While changing a host, turn SIGTERM and SIGHUP (a cancelled CI job, ``timeout``, a closed
+    ssh session) into an exception, as Python does for SIGINT, so that every ``finally`` and
+    rollback runs; the default action would end the process between two steps."""
+
+    def unwind(signum: int, _frame: t.Any) -> None:
+        raise Interrupted(f"interrupted by signal {signal.Signals(signum).name}")
+
+    previous = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, unwind)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stale_entries(parent: str, prefix: str) -> list[str]:
+    """Entries ``PREFIX<pid>.*`` of ``parent`` whose process is gone (left by a killed run)."""
+    out: list[str] = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return out
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid_text = name[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # still running
+        except ProcessLookupError:
+            out.append(os.path.join(parent, name))
+        except PermissionError:
+            continue
+    return out
+
+
+def create_directory(path: str, mode: int, files: t.Mapping[str, tuple[str, int]]) -> None:
+    """Make the new directory ``path`` holding ``files`` (name -> (text, mode)) in one step: they
+    are written into a temporary sibling that is renamed to ``path``, so a run killed half-way
+    leaves either nothing or the whole directory (and a temporary sibling the next run removes)."""
+    parent, name = os.path.split(path)
+    prefix = f".{name}.mailops-"
+    for stale in stale_entries(parent, prefix):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=parent)
+    try:
+        for file_name, (text, file_mode) in files.items():
+            fd = os.open(os.path.join(staging, file_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                view = memoryview(text.encode("utf-8", "surrogateescape"))
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+                os.fchmod(fd, file_mode)
+            finally:
+                os.close(fd)
+        os.chmod(staging, mode)
+        fsync_directory(staging)
+        os.rename(staging, path)
+        staging = ""
+        fsync_directory(parent)
+    except OSError as exc:
+        raise PostfixMultiError(f"cannot create {path}: {exc.strerror}") from exc
+    finally:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def fsync_directory(directory: str) -> None:

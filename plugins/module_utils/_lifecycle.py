@@ -130,16 +130,27 @@ def configure_plan(plan: Plan, content: Content, facts: LocalFacts) -> Configure
             entries.append(f"{options['service']}/{options['type']}")
             restart = restart or step.restart_required
             master = step.after
+
+    def config_edit(text: str) -> str:
+        return plan_config(MainCf.parse(text), content.parameters, content.absent, content.exclusive).after.render()
+
+    def master_edit(text: str) -> str:
+        cf = MasterCf.parse(text)
+        for options in content.master:
+            cf = plan_master(cf, options).after
+        return cf.render()
+
     changed: dict[str, str] = {}
-    for name, after in (("main.cf", config.after.render()), ("master.cf", master.render())):
+    for name, after, edit in (("main.cf", config.after.render(), config_edit), ("master.cf", master.render(), master_edit)):
         write, before = texts[name]
         if after == before:
             continue
         changed[name] = after
         if write is not None:
             write.after = after
+            write.reedit = _chain(write.reedit, edit) if write.before is not None else None
         else:
-            plan.instance_writes.append(FileWrite(f"{inst.config_directory}/{name}", before, after))
+            plan.instance_writes.append(FileWrite(f"{inst.config_directory}/{name}", before, after, reedit=edit))
     if changed and plan.action == "none":
         plan.action = "update"
     if config.changed:
@@ -149,6 +160,12 @@ def configure_plan(plan: Plan, content: Content, facts: LocalFacts) -> Configure
     if plan.action in ("create", "import"):  # validate the whole new configuration
         changed = {name: write.after for name, (write, _text) in texts.items() if write is not None} | changed
     return Configured(changed, config.changed_names, entries, restart and plan.action not in ("create", "import"))
+
+
+def _chain(first: t.Callable[[str], str] | None, then: t.Callable[[str], str]) -> t.Callable[[str], str]:
+    if first is None:
+        return then
+    return lambda text: then(first(text))
 
 
 def _initialised_registry(reg: Registry, defaults: dict[str, str], facts: LocalFacts) -> tuple[Registry, FileWrite | None]:
@@ -196,6 +213,8 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
             plan.messages.insert(0, "multi-instance management turned on")
             if plan.primary_write is not None:
                 plan.primary_write.before = init_write.before
+                if plan.primary_write.reedit is not None and init_write.reedit is not None:
+                    plan.primary_write.reedit = _chain(init_write.reedit, plan.primary_write.reedit)
             else:
                 plan.primary_write = init_write
         warnings: list[str] = []
@@ -255,7 +274,7 @@ def manage_init(check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
         reg = Registry.load(defaults, facts.read_text)
         write: FileWrite | None = plan_init(reg)
         if write is not None and not check_mode:
-            write_text(write.path, write.after)
+            write_text(write.path, write.after, before=write.before, reedit=write.reedit)
     changed = write is not None
     result: dict[str, t.Any] = {
         "changed": changed,

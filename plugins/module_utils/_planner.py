@@ -19,7 +19,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field, replace
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import Facts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
@@ -77,21 +77,34 @@ class Desired:
     force: bool = False
 
 
+def set_values_edit(values: t.Mapping[str, str]) -> t.Callable[[str], str]:
+    """The edit that sets ``values`` in a main.cf text, to make again on a text edited meanwhile."""
+    frozen = dict(values)
+    return lambda text: MainCf.parse(text).edit(set_values=frozen).render()
+
+
 @dataclass
 class FileWrite:
-    """One file the plan writes: ``before`` is None for a new file."""
+    """One file the plan writes: ``before`` is None for a new file. ``reedit`` makes the same
+    edit on the file's current text, when another editor (postconf -e) changed it meanwhile."""
 
     path: str
     before: str | None
     after: str
     mode: int = 0o644
+    reedit: t.Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def setting(cls, path: str, cf: MainCf, values: t.Mapping[str, str], before: str | None = None) -> FileWrite:
+        """A main.cf write that sets ``values`` in ``cf``."""
+        return cls(path, cf.render() if before is None else before, cf.edit(set_values=values).render(), reedit=set_values_edit(values))
 
     def diff(self) -> dict[str, str]:
         return {
             "before_header": self.path if self.before is not None else f"{self.path} (absent)",
             "after_header": self.path,
-            "before": self.before or "",
-            "after": self.after,
+            "before": displayable(self.before or ""),
+            "after": displayable(self.after),
         }
 
 
@@ -99,7 +112,7 @@ class FileWrite:
 class Plan:
     """Everything an apply will do, in order."""
 
-    action: str  # none | create | import | update | destroy | deport
+    action: str  # none | create | import | update | repair | destroy | deport
     before: Instance | None
     after: Instance | None
     directories: list[str] = field(default_factory=list)  # secondary list after the change
@@ -177,9 +190,7 @@ class Planner:
             values["alternate_config_directories"] = " ".join([*alternates, alternate_add])
         if not values:
             return None
-        before = cf.render()
-        after = cf.edit(set_values=values).render()
-        return FileWrite(f"{self.reg.primary_directory}/main.cf", before, after)
+        return FileWrite.setting(f"{self.reg.primary_directory}/main.cf", cf, values)
 
     def _raw_enabled(self, inst: Instance) -> bool:
         if not inst.primary:
@@ -300,15 +311,32 @@ class Planner:
                     "are refused until mailops.postfix_multi.postfix_multi_init runs again"
                 )
         plan.after = after
+        if not inst.primary:
+            self._plan_repair(plan, inst)
         if desired.position or desired.before or desired.before_group:
             plan.messages.append("placement options apply only when an instance is added; the existing order is kept")
         if values:
             self._require_init()
             path, cf = self._instance_cf(inst)
-            plan.instance_writes.append(FileWrite(path, cf.render(), cf.edit(set_values=values).render()))
+            plan.instance_writes.append(FileWrite.setting(path, cf, values))
             plan.action = "update"
             plan.messages.append(f"updated {inst.label}: " + ", ".join(f"{k} = {v}" for k, v in sorted(values.items())))
         return plan
+
+    def _plan_repair(self, plan: Plan, inst: Instance) -> None:
+        """Complete an instance whose creation was cut off after its registration (killed before
+        or during ``postfix set-permissions``): make its missing directories, run set-permissions."""
+        gap = self.facts.incomplete(inst.queue_directory, inst.data_directory, self.primary_value("mail_owner") or "postfix")
+        if gap is None:
+            return
+        for option, mode in (("queue_directory", 0o755), ("data_directory", 0o700)):
+            directory = getattr(inst, option)
+            if not self.facts.is_dir(directory):
+                plan.mkdirs.extend(self._mkdirs(directory, mode))
+        plan.set_permissions = True
+        if plan.action == "none":
+            plan.action = "repair"
+        plan.messages.append(f"repaired {inst.label}: {gap}; ran postfix set-permissions")
 
     # ---------------------------------------------------------------- new
     def _insert(self, cfg: str, desired: Desired) -> list[str]:
@@ -386,7 +414,7 @@ class Planner:
                 plan.mkdirs.extend(self._mkdirs(directory, mode))
                 plan.messages.append(f"{option} {directory} did not exist and will be created")
         if values:
-            plan.instance_writes.append(FileWrite(path, text, cf.edit(set_values=values).render()))
+            plan.instance_writes.append(FileWrite.setting(path, cf, values, before=text))
         plan.primary_write = self._primary_edit(directories, alternate_del=cfg)
         plan.messages.append(f"imported {after.label} from {cfg}")
         return plan
@@ -511,7 +539,7 @@ class Planner:
         plan.stop = running
         if inst.enabled:
             path, cf = self._instance_cf(inst)
-            plan.instance_writes.append(FileWrite(path, cf.render(), cf.edit(set_values={"multi_instance_enable": "no"}).render()))
+            plan.instance_writes.append(FileWrite.setting(path, cf, {"multi_instance_enable": "no"}))
         if destroy:
             plan.primary_write = self._primary_edit(directories, alternate_del=inst.config_directory)
             plan.remove = True
@@ -556,4 +584,4 @@ def plan_init(registry: Registry) -> FileWrite | None:
         values["multi_instance_enable"] = "yes"
     if not values:
         return None
-    return FileWrite(f"{registry.primary_directory}/main.cf", cf.render(), cf.edit(set_values=values).render())
+    return FileWrite.setting(f"{registry.primary_directory}/main.cf", cf, values)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import locale
 import os
 import pty
 import re
@@ -48,6 +47,12 @@ class CommandResult:
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"cmd": list(self.argv), "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
+
+
+def _decode(data: bytes) -> str:
+    """Command output as text, losslessly: Postfix passes main.cf values through byte for byte,
+    and they need not be UTF-8 (bytes that are not come back as surrogates, as files are read)."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _environment(extra: t.Mapping[str, str] | None) -> dict[str, str]:
@@ -186,14 +191,13 @@ def run(
         if not tty:
             done = subprocess.run(  # noqa: S603 - list arguments, no shell
                 args,
-                input=stdin,
+                input=None if stdin is None else stdin.encode("utf-8", "surrogateescape"),
                 capture_output=True,
-                text=True,
                 env=environment,
                 timeout=timeout,
                 check=False,
             )
-            return CommandResult(tuple(args), done.returncode, done.stdout, done.stderr)
+            return CommandResult(tuple(args), done.returncode, _decode(done.stdout), _decode(done.stderr))
         try:
             master, slave = pty.openpty()
         except OSError:
@@ -217,7 +221,7 @@ def run(
             os.close(slave)
         try:
             if stdin is not None and proc.stdin is not None:
-                proc.stdin.write(stdin.encode(locale.getpreferredencoding(False)))
+                proc.stdin.write(stdin.encode("utf-8", "surrogateescape"))
                 proc.stdin.close()
             raw_out, raw_err = _collect(proc, master, timeout)
             rc = proc.wait()
@@ -225,10 +229,9 @@ def run(
             os.close(master)
             if proc.stdout is not None:
                 proc.stdout.close()
-        # stdout decoded as a text-mode pipe does (subprocess: the locale's encoding, universal
-        # newlines); the terminal's text with its CR LF line ends made plain
-        out = raw_out.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
-        err = raw_err.decode("utf-8", "replace").replace("\r\n", "\n")
+        # the terminal's text with its CR LF line ends made plain
+        out = _decode(raw_out).replace("\r\n", "\n").replace("\r", "\n")
+        err = _decode(raw_err).replace("\r\n", "\n")
         return CommandResult(tuple(args), rc, out, err)
     except FileNotFoundError as exc:
         raise PostfixMultiError(f"cannot run {args[0]}: {exc.strerror}; is Postfix installed?", cmd=args) from exc

@@ -50,8 +50,8 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
 
 # Files whose mtime postconf checks before reading ("file just changed" guard).
@@ -81,19 +81,9 @@ def staging_parent(base: str | None = None) -> str:
 def remove_stale_copies(parent: str) -> list[str]:
     """Remove the copies of runs that are gone (``PID.*`` whose process does not exist); return them."""
     removed = []
-    for entry in os.listdir(parent):
-        pid_text = entry.split(".", 1)[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-            continue  # still running: its copy is in use
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # exists (another user's process)
-        shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
-        removed.append(entry)
+    for path in _io.stale_entries(parent, ""):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(os.path.basename(path))
     return removed
 
 
@@ -154,7 +144,7 @@ def _warning_lines(stderr: str, copy: str, live: str) -> list[str]:
     for line in stderr.splitlines():
         _head, sep, message = line.partition("warning: ")
         if sep and message:
-            out.append(_rewrite(message.strip(), copy, live))
+            out.append(displayable(_rewrite(message.strip(), copy, live)))
     return out
 
 

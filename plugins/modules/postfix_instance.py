@@ -233,11 +233,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: What was (or, in check mode, would be) done.
+  description:
+    - What was (or, in check mode, would be) done.
+    - V(repair) completes an instance whose creation was cut off after it was registered (a killed run) - its missing
+      directories are made and C(postfix set-permissions) runs again.
   returned: success
   type: str
   sample: create
-  choices: [none, create, import, update, destroy, deport]
+  choices: [none, create, import, update, repair, destroy, deport]
 instance:
   description: The instance after the change (for a destroyed one, as it was).
   returned: success

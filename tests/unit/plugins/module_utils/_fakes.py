@@ -39,6 +39,7 @@ class FakeFacts:
     running: set[str] = field(default_factory=set)
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symbolic link -> absolute target
+    gaps: dict[str, str] = field(default_factory=dict)  # queue directory -> why set-permissions must run again
 
     def __post_init__(self) -> None:
         for path in list(self.files):
@@ -82,6 +83,9 @@ class FakeFacts:
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return self.queues.get(queue_directory, {})
+
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+        return self.gaps.get(queue_directory)
 
 
 def secondary_main(name: str | None, group: str | None = None, enabled: str | None = None, queue: str | None = None, data: str | None = None) -> str:

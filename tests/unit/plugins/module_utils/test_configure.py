@@ -243,7 +243,10 @@ def test_duplicates_are_collapsed() -> None:
         ({"service": "smtp", "type": "inet", "command": ""}, "must not be empty"),
         ({"service": "smtp", "type": "inet", "command": []}, "non-empty"),
         ({"service": "smtp", "type": "inet", "command": 5}, "string or a list"),
-        ({"service": "bad name", "type": "inet", "command": "smtpd"}, "invalid service name"),
+        ({"service": "bad name", "type": "inet", "private": "n", "command": "smtpd"}, "invalid service name"),
+        # master(5): private defaults to y; master(8) refuses a private inet service at start only
+        ({"service": "127.0.0.1:10026", "type": "inet", "command": "smtpd"}, r"cannot be private, and private defaults to y \('-'\): give private: false"),
+        ({"service": "127.0.0.1:10026", "type": "inet", "private": True, "command": "smtpd"}, "cannot be private"),
         ({"service": "", "type": "inet"}, "required"),
     ],
 )

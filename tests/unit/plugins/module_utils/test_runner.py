@@ -66,12 +66,10 @@ def test_mail_log_reads_what_was_appended_since_the_mark(tmp_path, monkeypatch) 
 
 
 def test_journal_entries_of_the_mail_facility_only() -> None:
-    lines = "\n".join(
-        [
-            '{"SYSLOG_FACILITY":"2","MESSAGE":"fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"}',
-            '{"SYSLOG_FACILITY":"4","MESSAGE":"error: kex_exchange_identification: read: Connection reset by peer"}',
-            '{"SYSLOG_FACILITY":"2","MESSAGE":[102,97,116]}',
-            "not json",
-        ]
+    lines = (
+        '{"SYSLOG_FACILITY":"2","MESSAGE":"fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"}\n'
+        '{"SYSLOG_FACILITY":"4","MESSAGE":"error: kex_exchange_identification: read: Connection reset by peer"}\n'
+        '{"SYSLOG_FACILITY":"2","MESSAGE":[102,97,116]}\n'
+        "not json\n"
     )
     assert _runner._mail_messages(lines) == ["fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"]
