@@ -133,6 +133,7 @@ def test_a_new_instance_is_validated_before_it_exists(fleet_host):
     assert f"inet_interfaces = {host.addresses[1]}" in diffs["/etc/postfix-a/main.cf"]
     assert "multi_instance_enable = yes" in diffs["/etc/postfix/main.cf"]  # initialised and registered in one write
     assert not host.path("/etc/postfix-a").exists()
+    assert "postfix-a" in result(records)["started"]  # check mode: what would be started, the new instance too
     rc, records = converge(host, good)
     assert rc == 0, host.last_run.explain()
     assert listing(host) == [("-", "y"), ("postfix-a", "y")] and running(host, "/etc/postfix-a")
