@@ -108,6 +108,24 @@ def test_power_cut_during_a_create_then_the_rerun_completes_it(initialised, dela
     assert host.module("postfix_instance", name="postfix-x", enabled=True)["changed"] is False
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.9])
+def test_power_cut_during_a_destroy_then_the_rerun_completes_it(initialised, delay: float) -> None:
+    host = initialised
+    assert not host.module("postfix_instance", name="postfix-x", enabled=True).get("failed")
+    host.run("postfix", "-c", "/etc/postfix-x", "start")
+    thread, _box = in_background(lambda: host.module("postfix_instance", name="postfix-x", state="absent", force=True))
+    wait_for_module(host, "postfix_instance")
+    time.sleep(delay)
+    power_cut(host)
+    thread.join(120)
+    again = host.module("postfix_instance", name="postfix-x", state="absent", force=True)
+    assert not again.get("failed"), again
+    assert "/etc/postfix-x" not in host.run("postmulti", "-l").stdout
+    assert not host.path("/etc/postfix-x").exists()
+    assert leftovers(host) == []
+    assert host.module("postfix_instance", name="postfix-x", state="absent", force=True)["changed"] is False
+
+
 @pytest.mark.parametrize("delay", [0.05, 0.5, 1.2])
 def test_sigterm_during_a_create_rolls_back_or_completes(initialised, delay: float) -> None:
     """SIGTERM (a cancelled job, timeout) unwinds like SIGINT: what was registered is rolled back,
