@@ -72,7 +72,7 @@ options:
   private:
     description:
       - Whether the service is private (third column), V(y), V(n) or V(-) (the default, V(y)); a boolean is accepted.
-      - An C(inet) service cannot be private, and V(-) means V(y) there, so an C(inet) entry needs V(n) (V(false)):
+      - An C(inet) service cannot be private, and V(-) means V(y) there, so an C(inet) entry needs V(n) (V(false));
         Postfix's C(master) refuses to start otherwise, which C(postconf -M) and C(postfix check) do not detect; this module
         refuses it before anything is written.
       - Omitted, an existing entry keeps its value and a new one gets V(-).

@@ -68,7 +68,7 @@ class FakeFacts:
         """Follow the fake links component by component, as realpath(3) does."""
         parts = [p for p in path.split("/") if p]
         current = "/"
-        for _ in range(40):
+        for _hop in range(40):
             if not parts:
                 return current
             current = posixpath.join(current, parts.pop(0))
