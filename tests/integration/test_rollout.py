@@ -29,6 +29,7 @@ import yaml
 lab = labhost.lab
 DESIGN = labhost.REPO / "extensions" / "demo" / "vars" / "design.yml"
 DECLARED = ["postfix-out", "postfix-mx", "postfix-sub"]
+GATE = "Health gate - every enabled instance runs and answers where its configuration says it listens"
 
 
 def banner(address: str, port: int = 25) -> str:
@@ -112,7 +113,7 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet):
 
     # the first batch was rolled out and passed the health gate
     assert {r["host"] for r in run.records} == {first.name, broken.name}  # the third host never ran a task
-    gate = [r for r in run.records if r["host"] == first.name and r["task"].startswith("Health gate - report")]
+    gate = [r for r in run.records if r["host"] == first.name and r["task"] == GATE]
     assert [r["status"] for r in gate] == ["ok"]
     listed = [line.split()[0] for line in first.run("postmulti", "-l").stdout.splitlines()]
     assert listed == ["-", *DECLARED]
@@ -127,17 +128,24 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet):
 
 
 def test_health_gate_reads_what_the_design_leaves_open_and_fails_on_silence(fleet, tmp_path):
-    """On the rolled-out first host: the gate reads listen addresses the design does not give, and
-    stops the rollout when an instance does not answer where the design says it listens."""
+    """On the rolled-out first host: the gate reads where each instance listens from the host, also what the
+    design does not give, and stops the rollout when an instance does not answer where its configuration says."""
     (first, _broken, _last), inventory, _run, _before = fleet
     limit = ("--limit", first.name)
 
-    # the design no longer says whether the primary listens: the gate asks the host
+    # the design no longer says whether the primary listens: the gate reads it from the host
     opened = playbook("rollout", tmp_path / "open", inventory, *limit, "-e", '{"postfix_multi_primary_absent_parameters": []}')
     assert opened.rc == 0, opened.explain()
-    read = [r for r in opened.records if r["task"] == "Health gate - read the listen addresses the design does not give"]
-    assert [r["status"] for r in read] == ["ok"]
-    assert read[0]["result"]["stdout_lines"] == [f"/etc/postfix /etc/postfix {address(first, 1)}"]
+    (gate,) = [r for r in opened.records if r["task"] == GATE]
+    assert gate["status"] == "ok"
+    probed = {i["name"]: [(p["host"], p["port"], p["passed"]) for p in i["probes"]] for i in gate["result"]["instances"]}
+    assert probed == {
+        None: [(address(first, 1), 25, True)],
+        "postfix-out": [(address(first, 3), 25, True)],
+        "postfix-mx": [(address(first, 2), 25, True)],
+        "postfix-sub": [(address(first, 4), 25, True), (address(first, 4), 587, True)],
+    }
+    assert gate["result"]["hazards"] == []
     assert not [r for r in opened.records if r["status"] == "changed"]
 
     # postfix-mx moves to another address, but nothing reloads or restarts it: it does not answer there
@@ -159,7 +167,10 @@ def test_health_gate_reads_what_the_design_leaves_open_and_fails_on_silence(flee
         "postfix_multi_rollout_health_timeout=3",
     )
     assert silent.rc != 0, silent.explain()
-    assert f'Health gate failed on {first.name}: no "220" SMTP banner within 3 s from postfix-mx /etc/postfix-mx {address(first, 7)}' in silent.stdout
+    assert (
+        f"Health gate failed on {first.name}: postfix-mx: {address(first, 7)}:25 (master.cf service smtp/inet, expects a 220 banner): connection refused ("
+    ) in silent.stdout, silent.explain()
+    assert " attempt(s) in 3 s). The rollout stops at this batch." in silent.stdout
 
     # the design again: postfix-mx is restarted on its address (inet_interfaces needs a restart)
     back = playbook("rollout", tmp_path / "back", inventory, *limit)
@@ -167,6 +178,43 @@ def test_health_gate_reads_what_the_design_leaves_open_and_fails_on_silence(flee
     restarted = [r for r in back.records if r["task"].endswith("Restart the changed Postfix instances that need a restart")]
     assert [item["item"] for r in restarted for item in r["result"]["results"]] == ["postfix-mx"]
     assert banner(address(first, 2)).startswith(f"220 mx.{first.name}.lab.example ESMTP")
+
+
+def test_health_gate_probes_from_the_design(fleet, tmp_path):
+    """On the rolled-out first host: postfix_multi_rollout_probes adds probes, postfix_multi_rollout_replace_probes
+    makes them the only ones of an instance."""
+    (first, _broken, _last), inventory, _run, _before = fleet
+    limit = ("--limit", first.name)
+    nothing_there = {"instance": "mx", "host": address(first, 8), "port": 2525, "expect": "connect"}
+    added = playbook(
+        "rollout",
+        tmp_path / "added",
+        inventory,
+        *limit,
+        "-e",
+        json.dumps({"postfix_multi_rollout_probes": [nothing_there]}),
+        "-e",
+        "postfix_multi_rollout_health_timeout=2",
+    )
+    assert added.rc != 0, added.explain()
+    assert (
+        f"Health gate failed on {first.name}: postfix-mx: {address(first, 8)}:2525 (probe given for the instance, expects a connection): connection refused ("
+    ) in added.stdout, added.explain()
+
+    submission = {"instance": "postfix-sub", "host": address(first, 4), "port": 587}
+    replaced = playbook(
+        "rollout",
+        tmp_path / "replaced",
+        inventory,
+        *limit,
+        "-e",
+        json.dumps({"postfix_multi_rollout_probes": [submission], "postfix_multi_rollout_replace_probes": ["sub"]}),
+    )
+    assert replaced.rc == 0, replaced.explain()
+    (gate,) = [r for r in replaced.records if r["task"] == GATE]
+    (sub,) = [i for i in gate["result"]["instances"] if i["name"] == "postfix-sub"]
+    assert [(p["host"], p["port"], p["service"], p["passed"]) for p in sub["probes"]] == [(address(first, 4), 587, None, True)]
+    assert sub["probes"][0]["banner"].startswith(f"220 submit.{first.name}.lab.example ESMTP")
 
 
 def test_decommission_drains_or_refuses(fleet, tmp_path):
