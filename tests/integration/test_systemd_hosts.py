@@ -165,13 +165,14 @@ def test_disabling_an_instance_keeps_it_down_after_a_reboot(new_booted, release:
 
 def test_debian13_unit_names_follow_the_directory(new_booted) -> None:
     """Debian 13's README: instance INST is /etc/postfix-INST and postfix@INST.service; another
-    directory has no unit. A '-' in INST reaches the unit escaped, as systemd-escape writes it."""
+    directory has no unit. A '-' in INST reaches the unit escaped, as systemd-escape writes it.
+    (The other directory is not below /etc/postfix: a directory inside another instance's is refused.)"""
     host = new_booted("sd13", release="trixie")
     assert host.module("postfix_multi_init")["changed"] is True
     assert host.module("postfix_instance", name="postfix-out-2", enabled=True)["changed"] is True
     params = {"inet_interfaces": host.addresses[1], "myhostname": "out2.example", "master_service_disable": ""}
     assert host.module("postfix_config", instance="postfix-out-2", parameters=params)["changed"] is True
-    elsewhere = host.module("postfix_instance", name="postfix-side", enabled=True, config_directory="/etc/postfix/side")
+    elsewhere = host.module("postfix_instance", name="postfix-side", enabled=True, config_directory="/etc/side-postfix")
     assert elsewhere["changed"] is True, elsewhere
     params = {"inet_interfaces": host.addresses[2], "myhostname": "side.example", "master_service_disable": ""}
     assert host.module("postfix_config", instance="postfix-side", parameters=params)["changed"] is True
@@ -188,7 +189,7 @@ def test_debian13_unit_names_follow_the_directory(new_booted) -> None:
 
     reboot(host)
     assert host.failed_units() == []
-    assert running(host, "/etc/postfix-out-2") and not running(host, "/etc/postfix/side")
+    assert running(host, "/etc/postfix-out-2") and not running(host, "/etc/side-postfix")
 
 
 @pytest.mark.parametrize("release", RELEASES)
