@@ -779,9 +779,24 @@ def supervise(name: str) -> int:
     return 0 if rc in (0, NSPAWN_REBOOT_RC) else rc
 
 
+# Each booted host's systemd takes several inotify instances of root's; the kernel's default of 128
+# stops about the 18th host from booting ("the host stopped while booting").
+INOTIFY_INSTANCES = 8192
+
+
+def _raise_inotify_limit() -> None:
+    path = Path("/proc/sys/fs/inotify/max_user_instances")
+    try:
+        if int(path.read_text()) < INOTIFY_INSTANCES:
+            path.write_text(f"{INOTIFY_INSTANCES}\n")
+    except (OSError, ValueError) as exc:
+        log(f"cannot raise fs.inotify.max_user_instances ({exc}); many booted hosts may not boot")
+
+
 def boot_host(name: str, timeout: float = BOOT_TIMEOUT) -> None:
     """Start the supervisor of a booted clone and wait until its systemd reports
     running (or degraded: the caller decides whether that is a failure) and sshd answers."""
+    _raise_inotify_limit()
     hdir = host_dir(name)
     meta = json.loads(_meta_path(name).read_text())
     if _alive(_boot_state(name).get("supervisor")):
