@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,18 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner imp
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry  # noqa: E402
 
 PROTO = "/etc/postfix/main.cf.proto"
+
+
+def make_queue(queue: Path, data: Path) -> None:
+    """What ``postfix set-permissions`` leaves: the queues, and the data directory owned by postfix."""
+    for sub in ("maildrop", "pid", "public", "private", "incoming", "active", "deferred", "hold"):
+        (queue / sub).mkdir(parents=True)
+    data.mkdir(parents=True)
+    try:
+        owner = pwd.getpwnam("postfix")
+    except KeyError:
+        return
+    os.chown(data, owner.pw_uid, owner.pw_gid)
 
 
 def build_tree(root: Path, count: int) -> dict[str, str]:
@@ -57,6 +70,7 @@ def build_tree(root: Path, count: int) -> dict[str, str]:
         )
         (directory / "main.cf").write_text(body)
         (directory / "master.cf").write_text("smtp inet n - y - - smtpd\n")
+        make_queue(root / "spool" / f"postfix-i{index}", root / "lib" / f"postfix-i{index}")
         dirs.append(str(directory))
     (primary / "main.cf").write_text(
         f"multi_instance_wrapper = ${{command_directory}}/postmulti -p --\nmulti_instance_enable = yes\nmulti_instance_directories = {' '.join(dirs)}\n"
@@ -85,17 +99,18 @@ def measure(fn, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-
 
 
 def run_size(size: int, repeat: int) -> list[str]:
-    facts = LocalFacts()
     with tempfile.TemporaryDirectory() as tmp:
         defaults = build_tree(Path(tmp), size)
         target = f"{tmp}/etc/postfix-i{size // 2}"
         group = f"g{(size // 2) % 5}"
 
         def listing() -> None:
+            facts = LocalFacts()
             reg = Registry.load(defaults, facts.read_text)
             [inst.to_dict() for inst in reg.instances]
 
         def plan_create() -> None:
+            facts = LocalFacts()
             reg = Registry.load(defaults, facts.read_text)
             desired = Desired(
                 name="postfix-new",
@@ -107,6 +122,7 @@ def run_size(size: int, repeat: int) -> list[str]:
             Planner(reg, facts).plan(desired)
 
         def plan_noop() -> None:
+            facts = LocalFacts()
             reg = Registry.load(defaults, facts.read_text)
             assert not Planner(reg, facts).plan(Desired(config_directory=target, group=group)).changed
 

@@ -43,8 +43,12 @@ def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
     """Apply ``plan``; return the paths left in place by a destroy (with the reason).
 
     SIGTERM and SIGHUP unwind like SIGINT, so the undo and rollback below run for them too."""
-    with _io.signals_unwind():
-        return _apply(plan, facts)
+    facts.forget()
+    try:
+        with _io.signals_unwind():
+            return _apply(plan, facts)
+    finally:
+        facts.forget()
 
 
 def _undo(created: list[str]) -> None:

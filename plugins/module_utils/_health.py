@@ -16,6 +16,7 @@ instance that was just started may not listen yet); nothing else waits.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import socket
 import sys
@@ -200,7 +201,9 @@ class LocalHealthHost:
         return self.facts.read_text(path)
 
     def status(self, config_directory: str) -> tuple[bool, str]:
-        # the terminal as stderr: postfix tells why only there (see _runner)
+        # postfix status itself, not the master's lock alone: it also fails when main.cf no longer
+        # loads (a running master keeps the configuration it read), which the gate must report.
+        # The terminal as stderr: postfix tells why only there (see _runner)
         result = _runner.run([self.facts.postfix(), "-c", config_directory, "status"], tty=True)
         return result.rc == 0, result.output
 
@@ -342,6 +345,14 @@ def _what(probe_result: t.Mapping[str, t.Any]) -> str:
     return f"{origin}, expects {expects}"
 
 
+def _statuses(host: HealthHost, directories: t.Sequence[str]) -> dict[str, tuple[bool, str]]:
+    """``host.status`` of every directory, asked at the same time (each is a postfix process)."""
+    if len(directories) < 2:
+        return {directory: host.status(directory) for directory in directories}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(directories))) as pool:
+        return dict(zip(directories, pool.map(host.status, directories)))
+
+
 def check(
     host: HealthHost,
     probes: t.Sequence[t.Mapping[str, t.Any]] = (),
@@ -381,10 +392,11 @@ def check(
     records: list[dict[str, t.Any]] = []
     views: list[InstanceListeners] = []
     scheduled: list[tuple[dict[str, t.Any], Endpoint]] = []
+    statuses = _statuses(host, [inst.config_directory for inst in reg.instances])
     for inst in reg.instances:
         label = inst.name or inst.config_directory
         directory = inst.config_directory
-        running, said = host.status(directory)
+        running, said = statuses[directory]
         record: dict[str, t.Any] = {
             **inst.to_dict(),
             "running": running,

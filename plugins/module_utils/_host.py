@@ -13,14 +13,18 @@ object. ``LocalFacts`` answers from this machine (files, ``postconf -d``, ``post
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
 import stat
+import sys
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import RealPaths
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
 
 # The queue subdirectories that hold messages (or message files being written): the one list
@@ -66,6 +70,31 @@ def setup_gap(queue_directory: str, data_directory: str, mail_owner: str) -> str
     return None
 
 
+def master_lock_held(pid_file: str) -> bool | None:
+    """Whether a Postfix master daemon runs on this pid file, tested as ``master -t`` tests it (the
+    test behind ``postfix status``): the master holds an exclusive flock(2) on
+    ``$queue_directory/$process_id_directory/master.pid`` while it runs (master(8); Postfix's
+    INTERNAL_LOCK is flock on Linux). None when it cannot tell (no permission, a link, not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fd = os.open(pid_file, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False  # master -t: no pid file, no master
+    except OSError:
+        return None
+    try:
+        # a shared lock cannot be had while the master holds its exclusive one; released at close
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return False
+
+
 def find_postfix_command(name: str, command_directory: str | None = None) -> str:
     """Absolute path of a Postfix command (postconf, postfix, postmulti)."""
     if command_directory:
@@ -106,6 +135,11 @@ class LocalFacts:
 
     def __init__(self) -> None:
         self._defaults: dict[str, str] | None = None
+        self._real = RealPaths()
+
+    def forget(self) -> None:
+        """Forget what was learnt about paths (call after changing directories)."""
+        self._real.forget()
 
     def defaults(self) -> dict[str, str]:
         """Compiled-in defaults of this Postfix (``postconf -d``), read once."""
@@ -132,12 +166,28 @@ class LocalFacts:
         return os.path.isdir(path)
 
     def resolve(self, path: str) -> str:
-        return os.path.realpath(path)
+        return self._real(path)
 
     def is_running(self, config_directory: str) -> bool:
-        """Whether the instance's master runs, decided by ``postfix -c DIR status`` as postmulti does."""
+        """Whether the instance's master runs, as ``postfix -c DIR status`` (which postmulti runs)
+        decides it: by the master's lock on its pid file, read here without starting a process where
+        the instance's main.cf gives the queue directory plainly; else by ``postfix status`` itself."""
+        held = self._lock_state(config_directory)
+        if held is not None:
+            return held
         result = _runner.run([self.postfix(), "-c", config_directory, "status"], tty=True)
         return result.rc == 0
+
+    def _lock_state(self, config_directory: str) -> bool | None:
+        text = self.read_text(os.path.join(config_directory, "main.cf"))
+        if text is None or "process_id_directory" in text:
+            return None
+        queue = MainCf.parse(text).get("queue_directory")
+        if queue is None and os.path.realpath(config_directory) == os.path.realpath(self.defaults()["config_directory"]):
+            queue = self.defaults().get("queue_directory")
+        if not queue or "$" in queue or not queue.startswith("/"):
+            return None
+        return master_lock_held(os.path.join(queue, "pid", "master.pid"))
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return {queue: count_files(os.path.join(queue_directory, queue)) for queue in MAIL_QUEUES}

@@ -122,6 +122,21 @@ def _read_at(dfd: int, name: str, shown: str) -> tuple[str | None, os.stat_resul
         return handle.read().decode("utf-8", "surrogateescape"), info
 
 
+# Postfix reads a configuration file again, pausing 0.3 s each time, for as long as its mtime is
+# within the last second (dict_load_file_xt() and load_file() in Postfix's src/util: "pausing to let
+# FILE cool down"), a guard against reading a file that an editor is still writing in place. A file
+# written here is complete the moment it appears (renamed into place), so it gets an mtime just
+# past that window, and the Postfix commands run right after it (postfix check, set-permissions,
+# start, reload) do not wait.
+SETTLED_SECONDS = 2
+
+
+def settle(fd: int) -> None:
+    """Give the file open at ``fd`` an mtime (and atime) SETTLED_SECONDS in the past."""
+    past = time.time() - SETTLED_SECONDS
+    os.utime(fd, (past, past))
+
+
 def write_text(
     path: str,
     text: str,
@@ -157,6 +172,7 @@ def write_text(
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            settle(fd)
             os.fsync(fd)
             if info is not None:
                 os.fchown(fd, info.st_uid, info.st_gid)
@@ -245,6 +261,7 @@ def create_directory(path: str, mode: int, files: t.Mapping[str, tuple[str, int]
                 view = memoryview(text.encode("utf-8", "surrogateescape"))
                 while view:
                     view = view[os.write(fd, view) :]
+                settle(fd)
                 os.fsync(fd)
                 os.fchmod(fd, file_mode)
             finally:

@@ -194,52 +194,82 @@ def validate_value(value: str) -> None:
 class _Entry:
     """One logical line: a first line plus continuation lines (noise lines may sit in between)."""
 
-    __slots__ = ("error", "first", "name", "parts", "text", "value")
+    __slots__ = ("error", "name", "offset", "parts", "text", "value")
 
-    def __init__(self, first: int, content: str) -> None:
-        self.first = first  # index of the first physical line
+    def __init__(self, offset: int, content: str, name: str | None, value: str) -> None:
+        self.offset = offset  # where its first physical line starts in the text
         self.parts = [content]  # line contents without their newlines
-        self.text = ""  # logical line as readlline() builds it: the parts glued together
-        self.name = ""
-        self.value = ""
+        self.text = content  # logical line as readlline() builds it: the parts glued together
+        self.name = name or ""
+        self.value = value
         self.error = ""
 
     def finish(self) -> None:
+        """Split the logical line (after continuation lines were added, or for a first line that is not ``name = value``)."""
         self.text = "".join(self.parts)
         result = _split_nameval(self.text)
         if isinstance(result, str):
             self.error = result
+            self.name = self.value = ""
         else:
             self.name, self.value = result
+            self.error = ""
+
+
+# Every physical line that does not start with "#" or end at once (noise: blank or a comment),
+# found by the regular expression engine, so that the long comment blocks of a stock main.cf cost
+# no Python code per line (Postfix readlline()); matched on the text with a newline in front.
+_CANDIDATE_RE = re.compile(r"\n([^#\n][^\n]*)")
+# A first line "name = value" (split_nameval()); other first lines are errors unless continuation
+# lines complete them.
+_NAMEVAL_RE = re.compile(r"([^ \t\n\v\f\r=]+)[ \t\v\f\r]*=(.*)", re.DOTALL)
 
 
 class MainCf:
     """An immutable, lossless model of a main.cf text."""
 
-    __slots__ = ("_entries", "_lines", "_values")
+    __slots__ = ("_entries", "_text", "_values")
 
     def __init__(self, text: str = "") -> None:
         """Same as MainCf.parse(text)."""
-        parts = text.split("\n")
+        self._text = text
+        entries: list[_Entry] = []
+        rework: list[_Entry] = []
+        current: _Entry | None = None
+        for match in _CANDIDATE_RE.finditer("\n" + text):
+            line = match.group(1)
+            if line[0] in _ISSPACE:
+                rest = line.lstrip(_ISSPACE)
+                if not rest or rest[0] == "#" or current is None:
+                    continue  # noise, or a continuation line before any first line
+                if len(current.parts) == 1 and not current.error:
+                    rework.append(current)
+                current.parts.append(line)
+                continue
+            nameval = _NAMEVAL_RE.match(line)
+            if nameval is None:
+                current = _Entry(match.start(), line, None, "")
+                current.error = "?"
+                rework.append(current)
+            else:
+                current = _Entry(match.start(), line, nameval.group(1), nameval.group(2).strip(_ISSPACE))
+            entries.append(current)
+        for entry in rework:
+            entry.finish()
+        self._entries = entries
+        self._values = {entry.name: entry.value for entry in entries if not entry.error}
+
+    @property
+    def _lines(self) -> list[str]:
+        """The physical lines, each with its newline (the last one may lack it)."""
+        parts = self._text.split("\n")
         lines = [part + "\n" for part in parts[:-1]]
         if parts[-1]:
             lines.append(parts[-1])
-        self._lines: tuple[str, ...] = tuple(lines)
-        self._entries: list[_Entry] = []
-        self._values: dict[str, str] = {}
-        current: _Entry | None = None
-        for index, line in enumerate(self._lines):
-            kind = _classify(line)
-            content = line[:-1] if line.endswith("\n") else line
-            if kind == _START:
-                current = _Entry(index, content)
-                self._entries.append(current)
-            elif kind == _CONTINUATION and current is not None:
-                current.parts.append(content)
-        for entry in self._entries:
-            entry.finish()
-            if not entry.error:
-                self._values[entry.name] = entry.value
+        return lines
+
+    def _line_number(self, entry: _Entry) -> int:
+        return self._text.count("\n", 0, entry.offset) + 1
 
     @classmethod
     def parse(cls, text: str) -> MainCf:
@@ -248,7 +278,7 @@ class MainCf:
 
     def render(self) -> str:
         """The text, byte for byte."""
-        return "".join(self._lines)
+        return self._text
 
     def __repr__(self) -> str:
         return f"MainCf.parse({self.render()!r})"
@@ -256,7 +286,7 @@ class MainCf:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MainCf):
             return NotImplemented
-        return self._lines == other._lines
+        return self._text == other._text
 
     def __hash__(self) -> int:
         return hash(self.render())
@@ -298,15 +328,15 @@ class MainCf:
         problems: list[str] = []
         for entry in self._entries:
             if entry.error:
-                problems.append(f'line {entry.first + 1}: {entry.error}: "{entry.text}"')
+                problems.append(f'line {self._line_number(entry)}: {entry.error}: "{entry.text}"')
                 continue
             if "\0" in entry.text:
-                problems.append(f"line {entry.first + 1}: {entry.name}: NUL character in entry")
+                problems.append(f"line {self._line_number(entry)}: {entry.name}: NUL character in entry")
                 continue
             try:
                 _Expander(lambda _name: None, scan=True).run(entry.value)
             except MainCfError as exc:
-                problems.append(f"line {entry.first + 1}: {entry.name}: {exc}")
+                problems.append(f"line {self._line_number(entry)}: {entry.name}: {exc}")
         return problems
 
     def changed_names(self, other: MainCf) -> list[str]:
@@ -652,4 +682,6 @@ def expand(value: str, lookup: Callable[[str], str | None]) -> str:
     ``postconf -x`` prints some parameters unexpanded (``smtpd_reject_footer`` and other
     parameters whose ``$`` macros are only filled in at run time); do not expand those.
     """
+    if "$" not in value:  # mac_parse() copies text without a $ as it is
+        return value
     return _Expander(lookup).run(value)

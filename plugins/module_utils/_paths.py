@@ -15,7 +15,9 @@ directory when their normal forms or their resolved forms (symlinks followed) ar
 
 from __future__ import annotations
 
+import os
 import posixpath
+import stat
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
@@ -67,6 +69,39 @@ INSTANCE_PREFIX = "postfix-"
 def identity(path: str) -> str:
     """A resolver that does not touch the file system (for pure planning and tests)."""
     return path
+
+
+class RealPaths:
+    """``os.path.realpath`` with a memo, for one pass over many instances' directories.
+
+    A normal absolute path is resolved as its resolved parent plus its last component, so that
+    directories shared by hundreds of instances (``/etc``, ``/var/spool``) are looked at once and
+    each path costs one ``lstat``; anything else (a symbolic link met on the way, ``..``) goes to
+    ``os.path.realpath`` itself. ``forget()`` drops the memo (after the file system changed).
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[str, str] = {"/": "/"}
+
+    def forget(self) -> None:
+        self._memo = {"/": "/"}
+
+    def __call__(self, path: str) -> str:
+        found = self._memo.get(path)
+        if found is not None:
+            return found
+        if not path.startswith("/") or path.startswith("//") or path != posixpath.normpath(path):
+            return os.path.realpath(path)
+        parent, name = posixpath.split(path)
+        candidate = posixpath.join(self(parent), name)
+        try:
+            mode = os.lstat(candidate).st_mode
+        except OSError:
+            result = candidate  # realpath(3) without strict: a missing component is kept as written
+        else:
+            result = os.path.realpath(candidate) if stat.S_ISLNK(mode) else candidate
+        self._memo[path] = result
+        return result
 
 
 def normalize(path: str) -> str:

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import os
 import posixpath
+import tempfile
 
 import pytest
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+    RealPaths,
     clean_directory,
     derive,
     normalize,
     same_directory,
     split_list,
 )
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
@@ -100,3 +102,60 @@ def test_normalize_is_idempotent_and_canonical(parts: list[str], trailing: bool)
     assert "//" not in norm
     assert norm == "/" or not norm.endswith("/")
     assert norm == posixpath.normpath(path).replace("//", "/")
+
+
+# ----------------------------------------------------------------------------- RealPaths
+_TREE_NAMES = ("a", "b", "c", "etc", "spool")
+
+
+def _tree(root: str, links: list[tuple[str, str]]) -> None:
+    """Directories a/b/c, etc, spool below root, plus the given links (relative or absolute targets,
+    chains, loops and dangling ones included)."""
+    os.makedirs(os.path.join(root, "a", "b", "c"))
+    os.makedirs(os.path.join(root, "etc", "postfix"))
+    os.makedirs(os.path.join(root, "spool"))
+    for where, target in links:
+        path = os.path.join(root, where)
+        if not os.path.lexists(path) and os.path.isdir(os.path.dirname(path)):
+            os.symlink(target.replace("ROOT", root), path)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    links=st.lists(
+        st.tuples(
+            st.sampled_from(["l1", "a/l2", "a/b/l3", "etc/postfix-x", "spool/q"]),
+            st.sampled_from(["a", "../a/b", "ROOT/etc", "ROOT/nowhere", "l1", "a/l2", "..", ".", "ROOT/a/b/c", "ROOT/spool/q", "missing/x"]),
+        ),
+        max_size=5,
+    ),
+    paths=st.lists(
+        st.lists(st.sampled_from(("a", "b", "c", "l1", "l2", "l3", "etc", "postfix", "postfix-x", "spool", "q", "new")), min_size=0, max_size=5),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_real_paths_match_realpath(links, paths):
+    """The memoised resolver answers exactly what os.path.realpath answers, whatever links lie on the
+    way (asked twice, in any order, so that the memo is used)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.realpath(tmp)
+        _tree(root, links)
+        resolve = RealPaths()
+        asked = [os.path.join(root, *parts) for parts in paths]
+        for path in asked + list(reversed(asked)):
+            assert resolve(path) == os.path.realpath(path), path
+
+
+def test_real_paths_forget_sees_a_new_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "other").mkdir()
+    resolve = RealPaths()
+    path = str(tmp_path / "dir")
+    (tmp_path / "dir").mkdir()
+    assert resolve(path) == os.path.realpath(path)
+    (tmp_path / "dir").rmdir()
+    (tmp_path / "dir").symlink_to(tmp_path / "other")
+    assert resolve(path) == str(tmp_path / "dir")  # remembered until told to forget
+    resolve.forget()
+    assert resolve(path) == str(tmp_path / "other")
