@@ -127,7 +127,9 @@ def _read_at(dfd: int, name: str, shown: str) -> tuple[str | None, os.stat_resul
 # FILE cool down"), a guard against reading a file that an editor is still writing in place. A file
 # written here is complete the moment it appears (renamed into place), so it gets an mtime just
 # past that window, and the Postfix commands run right after it (postfix check, set-permissions,
-# start, reload) do not wait.
+# start, reload) do not wait. Only for files whose mtime nothing compares: not for a lookup table's
+# source, whose indexed file must stay newer than it (Postfix warns "database is older than source
+# file" only when the source is the newer one).
 SETTLED_SECONDS = 2
 
 
