@@ -82,7 +82,7 @@ def resolve_instance(reg: Registry, selector: str) -> Instance:
     )
 
 
-def _text_diff(path: str, before: str, after: str) -> dict[str, str]:
+def text_diff(path: str, before: str, after: str) -> dict[str, str]:
     return {"before_header": path, "after_header": path, "before": displayable(before), "after": displayable(after)}
 
 
@@ -232,7 +232,7 @@ def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
         "warnings": warnings,
     }
     if want_diff:
-        result["diff"] = _text_diff(path, before, after)
+        result["diff"] = text_diff(path, before, after)
     return result
 
 
@@ -386,5 +386,5 @@ def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
         "warnings": warnings,
     }
     if want_diff:
-        result["diff"] = _text_diff(path, before, after)
+        result["diff"] = text_diff(path, before, after)
     return result

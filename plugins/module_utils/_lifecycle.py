@@ -181,8 +181,16 @@ def _initialised_registry(reg: Registry, defaults: dict[str, str], facts: LocalF
     return Registry.load(defaults, read), write
 
 
-def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
-    """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
+class _Planned(t.NamedTuple):
+    desired: Desired
+    content: Content
+    reg: Registry
+    plan: Plan
+    configured: Configured
+
+
+def _plan_instance(options: t.Mapping[str, t.Any], facts: LocalFacts, defaults: dict[str, str]) -> _Planned:
+    """Everything ``postfix_instance`` decides before it validates and writes (reads only)."""
     desired = Desired(
         state=options.get("state") or "present",
         name=options.get("name"),
@@ -199,24 +207,40 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
     content = Content.from_options(options)
     if content.given() and desired.state != "present":
         raise PostfixMultiError("parameters, absent_parameters, exclusive and master describe a present instance; leave them out with state=" + desired.state)
+    reg = Registry.load(defaults, facts.read_text)
+    init_write = None
+    if options.get("initialise") and desired.state == "present":
+        reg, init_write = _initialised_registry(reg, defaults, facts)
+    plan = Planner(reg, facts).plan(desired)
+    configured = configure_plan(plan, content, facts)
+    if init_write is not None:
+        plan.messages.insert(0, "multi-instance management turned on")
+        if plan.primary_write is not None:
+            plan.primary_write.before = init_write.before
+            if plan.primary_write.reedit is not None and init_write.reedit is not None:
+                plan.primary_write.reedit = _chain(init_write.reedit, plan.primary_write.reedit)
+        else:
+            plan.primary_write = init_write
+    return _Planned(desired, content, reg, plan, configured)
+
+
+def staged_configuration(options: t.Mapping[str, t.Any]) -> tuple[str, dict[str, str]] | None:
+    """The configuration directory and the files ``postfix_instance`` with these options would
+    validate (None: nothing to validate), so that a caller can validate several instances at once
+    and then call ``manage_instance`` with ``validate=false``."""
+    facts = LocalFacts()
+    planned = _plan_instance(options, facts, facts.defaults())
+    if not planned.configured.files or planned.plan.after is None:
+        return None
+    return planned.plan.after.config_directory, planned.configured.files
+
+
+def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
     facts = LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
-        reg = Registry.load(defaults, facts.read_text)
-        init_write = None
-        if options.get("initialise") and desired.state == "present":
-            reg, init_write = _initialised_registry(reg, defaults, facts)
-        planner = Planner(reg, facts)
-        plan = planner.plan(desired)
-        configured = configure_plan(plan, content, facts)
-        if init_write is not None:
-            plan.messages.insert(0, "multi-instance management turned on")
-            if plan.primary_write is not None:
-                plan.primary_write.before = init_write.before
-                if plan.primary_write.reedit is not None and init_write.reedit is not None:
-                    plan.primary_write.reedit = _chain(init_write.reedit, plan.primary_write.reedit)
-            else:
-                plan.primary_write = init_write
+        desired, content, reg, plan, configured = _plan_instance(options, facts, defaults)
         warnings: list[str] = []
         if configured.files and options.get("validate", True) and plan.after is not None:
             postconf, postfix = postfix_commands(facts)

@@ -1,0 +1,494 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""A whole host's multi-instance design in one call (the ``postfix_multi_host`` module).
+
+The design is the multi_instance role's (``postfix_multi_instances`` and the primary's
+parameters). ``_drift.compare`` plans every difference; this module then removes them in the
+order the role's tasks used to, calling the same code as the fine-grained modules:
+
+1. every main.cf/master.cf edit of an existing instance is planned (``plan_config``,
+   ``plan_master``), every new instance's configuration is built (``staged_configuration``: what
+   ``manage_instance`` would validate), and all of them are validated on staging copies
+   (``_validate``) before anything is written, several instances at a time;
+2. multi-instance management is turned on (``manage_init``), instances that are going to be
+   disabled are stopped, instances going away are kept from starting at boot;
+3. instances are created (with their validated configuration, registered last), updated,
+   deported or destroyed (``manage_instance``);
+4. the validated edits are written (atomically, re-applied on top of a concurrent edit);
+5. undeclared instances are deported (``overridden``), exactly the enabled instances start at
+   boot, changed instances are restarted where a changed setting needs it, else reloaded, and
+   the instances that should run are started (``manage_service``);
+6. on request, every instance is probed on its listeners (``_health.check``).
+
+Check mode runs steps 1 and 3 as far as validation (new instances too: their configuration is
+built and checked on a staging copy) and reports the rest as the plan.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import (
+    is_protected,
+    plan_config,
+    plan_master,
+    postfix_commands,
+    resolve_instance,
+    text_diff,
+)
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import PRIMARY, compare
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import LocalHealthHost, check
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_init, manage_instance, staged_configuration
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import ServiceHost, boot_drift, manage_service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
+
+STATES = ("merged", "replaced", "overridden", "gathered")
+
+_MASTER_ENTRY = {"type": "list", "elements": "dict", "default": []}
+ARGUMENT_SPEC: dict[str, t.Any] = {
+    "state": {"type": "str", "choices": list(STATES), "default": "merged"},
+    "instances": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "name": {"type": "str", "required": True},
+            "group": {"type": "str"},
+            "enabled": {"type": "bool", "default": True},
+            "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
+            "config_directory": {"type": "path"},
+            "queue_directory": {"type": "path"},
+            "data_directory": {"type": "path"},
+            "position": {"type": "str", "choices": ["first", "last"]},
+            "before": {"type": "str"},
+            "before_group": {"type": "str"},
+            "parameters": {"type": "dict", "default": {}},
+            "absent_parameters": {"type": "list", "elements": "str", "default": []},
+            "exclusive": {"type": "bool"},
+            "master": _MASTER_ENTRY,
+        },
+    },
+    "primary_parameters": {"type": "dict", "default": {}},
+    "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
+    "start": {"type": "bool", "default": True},
+    "validate": {"type": "bool", "default": True},
+    "check_before": {"type": "bool", "default": True},
+    "apply_changes": {"type": "bool", "default": True},
+    "probe": {"type": "bool", "default": False},
+    "probes": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "instance": {"type": "str", "required": True},
+            "host": {"type": "str", "required": True},
+            "port": {"type": "int", "required": True},
+            "expect": {"type": "str", "choices": ["banner", "connect"], "default": "banner"},
+        },
+    },
+    "replace_probes": {"type": "list", "elements": "str", "default": []},
+    "probe_timeout": {"type": "float", "default": 30.0},
+}
+# Staging copies validated at the same time (each mostly waits for postconf and postfix check).
+VALIDATE_WORKERS = 4
+# Instances started, reloaded or restarted at the same time.
+SERVICE_WORKERS = 8
+
+
+class Edit(t.NamedTuple):
+    """The validated main.cf/master.cf texts of one existing instance (None: file unchanged)."""
+
+    instance: str  # as the design names it; "-" for the primary
+    config_directory: str
+    main_before: str
+    main_after: str | None
+    master_before: str
+    master_after: str | None
+    changed_parameters: list[str]
+    changed_entries: list[str]
+    restart_required: bool
+    redo_main: t.Callable[[str], str]
+    redo_master: t.Callable[[str], str]
+
+    def files(self) -> dict[str, str]:
+        out = {}
+        if self.main_after is not None:
+            out["main.cf"] = self.main_after
+        if self.master_after is not None:
+            out["master.cf"] = self.master_after
+        return out
+
+    def diffs(self) -> list[dict[str, str]]:
+        out = []
+        if self.main_after is not None:
+            out.append(text_diff(self.config_directory + "/main.cf", self.main_before, self.main_after))
+        if self.master_after is not None:
+            out.append(text_diff(self.config_directory + "/master.cf", self.master_before, self.master_after))
+        return out
+
+
+def _read(facts: LocalFacts, path: str) -> str:
+    text = facts.read_text(path)
+    if text is None:
+        raise PostfixMultiError(f"{path} does not exist")
+    return text
+
+
+def _plan_edit(facts: LocalFacts, reg: Registry, instance: str, config: dict[str, t.Any] | None, entries: list[dict[str, t.Any]]) -> Edit | None:
+    """Both files of one instance after every declared change (pure, apart from reading them)."""
+    inst = resolve_instance(reg, instance)
+    main_before = _read(facts, inst.config_directory + "/main.cf")
+    master_before = _read(facts, inst.config_directory + "/master.cf") if entries else ""
+    parameters, absent, exclusive = (config or {}).get("parameters") or {}, (config or {}).get("absent") or [], bool((config or {}).get("exclusive"))
+
+    def redo_main(text: str) -> str:
+        return plan_config(MainCf.parse(text), parameters, absent, exclusive).after.render()
+
+    def redo_master(text: str) -> str:
+        cf = MasterCf.parse(text)
+        for entry in entries:
+            cf = plan_master(cf, entry).after
+        return cf.render()
+
+    main_plan = plan_config(MainCf.parse(main_before), parameters, absent, exclusive) if config else None
+    restart = bool(main_plan and main_plan.restart_required)
+    changed_entries: list[str] = []
+    master_cf = MasterCf.parse(master_before)
+    for entry in entries:
+        step = plan_master(master_cf, entry)
+        if step.changed:
+            changed_entries.append(f"{entry['service']}/{entry['type']}")
+            restart = restart or step.restart_required
+        master_cf = step.after
+    main_after = main_plan.after.render() if main_plan is not None and main_plan.changed else None
+    master_after = master_cf.render() if changed_entries else None
+    if main_after is None and master_after is None:
+        return None
+    return Edit(
+        instance,
+        inst.config_directory,
+        main_before,
+        main_after,
+        master_before,
+        master_after,
+        main_plan.changed_names if main_plan is not None and main_after is not None else [],
+        changed_entries,
+        restart,
+        redo_main,
+        redo_master,
+    )
+
+
+def _validate_all(facts: LocalFacts, jobs: t.Sequence[tuple[str, str, dict[str, str]]]) -> dict[str, list[str]]:
+    """``postconf -n`` (``-M``) and ``postfix check`` of every (instance, configuration directory,
+    new files) on a staging copy, several at a time; postconf's warnings per instance. Raises with
+    every refusal when any instance's new configuration is refused."""
+    if not jobs:
+        return {}
+    postconf, postfix = postfix_commands(facts)
+
+    def one(job: tuple[str, str, dict[str, str]]) -> tuple[list[str], str | None]:
+        instance, directory, files = job
+        try:
+            return validate(directory, files, postconf=postconf, postfix=postfix, check_master="master.cf" in files), None
+        except PostfixMultiError as exc:
+            return [], f"{_label(instance)}: {exc.msg}"
+
+    with ThreadPoolExecutor(max_workers=max(1, min(VALIDATE_WORKERS, len(jobs)))) as pool:
+        outcomes = list(pool.map(one, jobs))
+    refused = [error for _warnings, error in outcomes if error]
+    if refused:
+        raise PostfixMultiError("the new configuration is refused, so nothing was changed: " + "; ".join(refused), stage="validate")
+    return {job[0]: warnings for job, (warnings, _error) in zip(jobs, outcomes)}
+
+
+def _write_edits(facts: LocalFacts, edits: t.Sequence[Edit]) -> None:
+    """Write the validated files under the primary's lock, with Postfix's edit protocol."""
+    with DirectoryLock(facts.defaults()["config_directory"]):
+        for edit in edits:
+            if edit.main_after is not None:
+                write_text(edit.config_directory + "/main.cf", edit.main_after, before=edit.main_before, reedit=edit.redo_main)
+            if edit.master_after is not None:
+                write_text(edit.config_directory + "/master.cf", edit.master_after, before=edit.master_before, reedit=edit.redo_master)
+
+
+def _label(instance: str) -> str:
+    return "the primary instance" if instance == PRIMARY else instance
+
+
+class _Report:
+    """What happened, per instance and in total."""
+
+    def __init__(self) -> None:
+        self.changed = False
+        self.diff: list[dict[str, str]] = []
+        self.instances: dict[str, dict[str, t.Any]] = {}
+        self.warnings: list[str] = []
+        self.messages: list[str] = []
+        self.done: dict[str, list[str]] = {"started": [], "restarted": [], "reloaded": []}
+
+    def instance(self, name: str) -> dict[str, t.Any]:
+        blank = {"actions": [], "changed_parameters": [], "changed_entries": [], "started": False, "restarted": False, "reloaded": False}
+        return self.instances.setdefault(name, blank)
+
+    def action(self, name: str, text: str) -> None:
+        self.instance(name)["actions"].append(text)
+        self.messages.append(text)
+
+    def service(self, result: dict[str, t.Any]) -> None:
+        self.changed = self.changed or bool(result.get("changed"))
+        self.warnings.extend(result.get("warnings") or [])
+        for key in ("started", "restarted", "reloaded"):
+            for name in result.get(key) or []:
+                self.mark(name, key)
+        if result.get("failed"):
+            raise PostfixMultiError(result.get("msg") or "a Postfix command failed", results=result.get("results"))
+
+    def mark(self, name: str, key: str) -> None:
+        self.instance(name)[key] = True
+        if name not in self.done[key]:
+            self.done[key].append(name)
+
+    def lists(self) -> dict[str, list[str]]:
+        """The instances started, restarted and reloaded, in the order it happened."""
+        return {key: list(names) for key, names in self.done.items()}
+
+
+def _service(report: _Report, options: dict[str, t.Any], check_mode: bool, host: ServiceHost) -> None:
+    report.service(manage_service(options, check_mode, host))
+
+
+def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, host: ServiceHost | None = None) -> dict[str, t.Any]:
+    """The ``postfix_multi_host`` module."""
+    state = options.get("state") or "merged"
+    if state not in STATES:
+        raise PostfixMultiError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+    try:
+        find_postfix_command("postconf")
+    except PostfixMultiError:
+        return {"changed": False, "installed": False, "in_sync": False, "drift": ["Postfix is not installed"], "msg": "Postfix is not installed"}
+    facts = LocalFacts()
+    if state == "gathered":
+        return gathered(facts)
+    instances = []
+    for entry in options.get("instances") or []:
+        entry = dict(entry)
+        # AnsibleModule fills every sub-option; postfix_master takes an omitted one as "keep"
+        entry["master"] = [{key: value for key, value in m.items() if value is not None} for m in entry.get("master") or []]
+        instances.append(entry)
+    if state == "replaced":
+        for entry in instances:
+            if entry.get("exclusive") is None:
+                entry["exclusive"] = True
+    start = bool(options.get("start", True))
+    service_host = host or ServiceHost(facts)
+    drift = compare(
+        facts,
+        instances,
+        primary_parameters=options.get("primary_parameters") or {},
+        primary_absent_parameters=options.get("primary_absent_parameters") or [],
+        prune=state == "overridden",
+        start=start,
+        boot=lambda reg: boot_drift(reg, service_host),
+    )
+    report = _Report()
+    actions = drift["actions"]
+    if not drift["in_sync"]:
+        _apply(facts, drift, options, check_mode, want_diff, service_host, report)
+    result: dict[str, t.Any] = {
+        "changed": report.changed,
+        "installed": True,
+        "in_sync": drift["in_sync"],
+        "drift": drift["summary"],
+        "actions": actions,
+        "instances": report.instances,
+        **report.lists(),
+        "msg": "in sync" if drift["in_sync"] else "; ".join(report.messages) or "; ".join(drift["summary"]),
+        "warnings": report.warnings + [f"instance list: {problem}" for problem in drift["problems"]],
+    }
+    if want_diff:
+        result["diff"] = report.diff
+    if options.get("probe"):
+        if check_mode and not drift["in_sync"]:
+            result["health"] = None
+            result["warnings"].append("probe: skipped in check mode, where the host is not changed yet")
+        else:
+            health = check(LocalHealthHost(), options.get("probes") or [], options.get("replace_probes") or [], float(options.get("probe_timeout") or 30.0))
+            result["health"] = health
+            result["warnings"].extend(health["problems"] + health["hazards"])
+            if health["failures"]:
+                result["failed"] = True
+                result["stage"] = "health"
+                result["msg"] = health["msg"]
+    return result
+
+
+def _apply(
+    facts: LocalFacts, drift: dict[str, t.Any], options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, host: ServiceHost, report: _Report
+) -> None:
+    actions = drift["actions"]
+    validate_on = options.get("validate", True) is not False
+    start = bool(options.get("start", True))
+
+    # 1. plan and validate every edit of an existing instance before anything is written
+    reg = Registry.load(facts.defaults(), facts.read_text)
+    if options.get("check_before", True) and not check_mode:
+        preflight = manage_service({"state": "checked"}, check_mode, host)
+        if preflight.get("failed"):
+            raise PostfixMultiError(
+                "pre-flight: postfix check fails for the current configuration, so nothing was changed (fix it first): " + (preflight.get("msg") or ""),
+                results=preflight.get("results"),
+                stage="preflight",
+            )
+    grouped: dict[str, tuple[dict[str, t.Any] | None, list[dict[str, t.Any]]]] = {}
+    for item in actions["config"]:
+        grouped[item["instance"]] = (item, grouped.get(item["instance"], (None, []))[1])
+    for item in actions["master"]:
+        config, entries = grouped.get(item["instance"], (None, []))
+        grouped[item["instance"]] = (config, entries + [item["entry"]])
+    edits = [edit for edit in (_plan_edit(facts, reg, name, config, entries) for name, (config, entries) in grouped.items()) if edit is not None]
+    jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
+    requests = [_instance_request(call, validate_on) for call in actions["instances"]]
+    for request in requests:
+        staged = staged_configuration(request) if validate_on and request["state"] == "present" else None
+        if staged is not None:  # validated here with the others, not again in manage_instance
+            jobs.append((request["name"], staged[0], staged[1]))
+            request["validate"] = False
+    warnings = _validate_all(facts, jobs) if validate_on else {}
+    for name, lines in warnings.items():
+        report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
+
+    # 2. init, stop what is going to be disabled, keep what goes away from starting at boot
+    if actions["init"]:
+        result = manage_init(check_mode, want_diff)
+        report.changed = True
+        report.action(PRIMARY, result["msg"])
+        if want_diff:
+            report.diff.extend(result.get("diff") or [])
+    for name in actions["stop"]:
+        report.action(name, f"stop {name} before disabling it")
+        _service(report, {"name": name, "state": "stopped"}, check_mode, host)
+    going = [item["name"] for item in actions["instances"] if item["state"] in ("absent", "deported")] + list(actions["prune"])
+    if start and drift["systemd"]:
+        for name in going:
+            _service(report, {"name": name, "enabled": False}, check_mode, host)
+
+    # 3. create, update, deport or destroy the declared instances
+    for call, request in zip(actions["instances"], requests):
+        result = manage_instance(request, check_mode, want_diff)
+        report.warnings.extend(result.get("warnings") or [])
+        if result["changed"]:
+            report.changed = True
+            report.action(call["name"], result["msg"])
+            record = report.instance(call["name"])
+            record["changed_parameters"] += result.get("changed_parameters") or []
+            record["changed_entries"] += result.get("changed_entries") or []
+        if want_diff:
+            report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
+
+    # 4. the validated edits
+    if edits:
+        report.changed = True
+        for edit in edits:
+            record = report.instance(edit.instance)
+            record["changed_parameters"] += edit.changed_parameters
+            record["changed_entries"] += edit.changed_entries
+            what = ", ".join(edit.changed_parameters + [f"master.cf {label}" for label in edit.changed_entries]) or "remove undeclared parameters"
+            report.action(edit.instance, f"changed {_label(edit.instance)}: {what}")
+            if want_diff:
+                report.diff.extend(edit.diffs())
+        if not check_mode:
+            _write_edits(facts, edits)
+
+    # 5. prune, boot, reload/restart what changed, start what should run
+    for directory in actions["prune"]:
+        result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
+        report.changed = report.changed or result["changed"]
+        report.action(directory, result["msg"])
+    if start and drift["systemd"] and (actions["boot"] or actions["init"] or actions["instances"] or actions["prune"]):
+        _service(report, {"enabled": True}, check_mode, host)
+    if options.get("apply_changes", True) is not False:
+        if not validate_on and not check_mode:
+            _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
+        _services(report, [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits], check_mode, host)
+    starts = []
+    for item in actions["start"]:
+        if check_mode and item["depends"]:
+            report.action(item["instance"], f"would {item['describe']}")
+            report.mark(item["instance"], "started")
+            report.changed = True
+            continue
+        starts.append({"name": item["instance"], "state": "started"})
+    _services(report, starts, check_mode, host)
+
+
+def _services(report: _Report, requests: t.Sequence[dict[str, t.Any]], check_mode: bool, host: ServiceHost) -> None:
+    """``manage_service`` for several instances at the same time (each one's own start, reload or
+    restart), as systemd starts the instances' units at boot; reported in request order."""
+    if not requests:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(SERVICE_WORKERS, len(requests)))) as pool:
+        futures = [pool.submit(manage_service, request, check_mode, host) for request in requests]
+    failures = []
+    for future in futures:
+        try:
+            report.service(future.result())
+        except PostfixMultiError as exc:
+            failures.append(exc)
+    if failures:
+        raise PostfixMultiError("; ".join(exc.msg for exc in failures), results=[exc.details.get("results") for exc in failures])
+
+
+def _instance_request(call: t.Mapping[str, t.Any], validate_on: bool) -> dict[str, t.Any]:
+    """The postfix_instance options for one planned instance action."""
+    request = {key: value for key, value in call.items() if key not in ("depends", "describe") and value is not None}
+    request["force"] = call["state"] != "present"
+    request["validate"] = validate_on
+    if call["state"] != "present":
+        request.pop("enabled", None)
+    return request
+
+
+def gathered(facts: LocalFacts) -> dict[str, t.Any]:
+    """The host as a design: every secondary instance in start order with the settings of its
+    main.cf that the design can hold, and its master.cf entries; read-only."""
+    reg = Registry.load(facts.defaults(), facts.read_text)
+    design: list[dict[str, t.Any]] = []
+    for inst in reg.secondaries:
+        main_text = facts.read_text(inst.config_directory + "/main.cf") or ""
+        master_text = facts.read_text(inst.config_directory + "/master.cf") or ""
+        params = MainCf.parse(main_text).params()
+        design.append(
+            {
+                "name": inst.name,
+                "group": inst.group or None,
+                "enabled": inst.enabled,
+                "config_directory": inst.config_directory,
+                "queue_directory": inst.queue_directory,
+                "data_directory": inst.data_directory,
+                "parameters": {name: displayable(value) for name, value in params.items() if not is_protected(name)},
+                "master": [entry.fields() for entry in MasterCf.parse(master_text).entries()],
+            }
+        )
+    primary = MainCf.parse(facts.read_text(reg.primary_directory + "/main.cf") or "").params()
+    return {
+        "changed": False,
+        "installed": True,
+        "gathered": {
+            "instances": design,
+            "primary_parameters": {name: displayable(value) for name, value in primary.items() if not is_protected(name)},
+        },
+        "problems": list(reg.problems),
+    }

@@ -1,0 +1,346 @@
+#!/usr/bin/python
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_multi_host
+short_description: Converge a whole host to a declared Postfix multi-instance design in one call
+version_added: 1.0.0
+description:
+  - Takes the whole design of one host - the secondary instances and the primary's C(main.cf) parameters, in the schema of
+    the C(mailops.postfix_multi.multi_instance) role's variables - and in one call plans every difference
+    (M(mailops.postfix_multi.postfix_drift_info) lists the same plan), validates the result and applies it.
+  - "Order: every C(main.cf)/C(master.cf) edit of an existing instance, and every new instance's whole configuration, is
+    validated on a private copy of its configuration directory (C(postconf -n), C(postconf -M), C(postfix check)),
+    several instances at a time, before anything is written; multi-instance management is
+    turned on; instances to be disabled are stopped; instances are created (disabled until their configuration validated,
+    registered last), updated, deported or destroyed; the validated edits are written; with O(state=overridden) the
+    undeclared instances are deported; exactly the enabled instances start at boot (systemd); changed instances are
+    restarted where a changed setting needs it (C(inet_interfaces), C(inet_protocols), a new or changed C(master.cf)
+    command) and reloaded otherwise; the instances that should run are started; with O(probe=true) every enabled
+    instance is probed on its listeners."
+  - If any instance's new configuration is refused, the task fails with Postfix's own message for each refused instance
+    and nothing is written.
+  - The fine-grained modules (M(mailops.postfix_multi.postfix_instance), M(mailops.postfix_multi.postfix_config),
+    M(mailops.postfix_multi.postfix_master), M(mailops.postfix_multi.postfix_service),
+    M(mailops.postfix_multi.postfix_health)) run the same code; use them for single changes.
+  - A host without Postfix is reported with RV(installed=false) and nothing else; install Postfix and call again.
+author:
+  - mailops.postfix_multi maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.postfix_multi._attributes
+  - mailops.postfix_multi._attributes.idempotent
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode validates every changed configuration on private copies, new instances included (also on a host where
+        multi-instance management is not turned on yet), and reports the rest of the plan; it writes nothing and starts
+        nothing. O(probe) is skipped in check mode when the host would change.
+  diff_mode:
+    support: full
+    details:
+      - One diff per changed file (C(main.cf), C(master.cf), the primary's instance list) and per changed instance record.
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - How the design is applied, after Ansible's resource modules.
+      - V(merged) creates and updates the declared instances and parameters and leaves everything else alone.
+      - V(replaced) does the same, but the C(main.cf) of each declared instance holds exactly the declared parameters
+        (O(instances[].exclusive) defaults to V(true); the parameters that say which instance a file belongs to and the
+        installation parameters postmulti copies are kept). The settings postmulti writes into a new instance,
+        C(master_service_disable = inet) and C(authorized_submit_users =), are ordinary settings; declare them to keep them,
+        or the instance starts listening on C(inet_interfaces) (default all addresses) at the next restart.
+      - V(overridden) is V(merged) plus the deportation of every registered instance that is not declared (its files and
+        queues are kept; C(postmulti -e deport)).
+      - V(gathered) changes nothing and returns the host's instances in the schema of O(instances) (RV(gathered)).
+      - V(rendered) (the configuration without a host) does not fit, since a new instance's files are built from the host's
+        own Postfix; use check mode with diff instead.
+    type: str
+    choices: [merged, replaced, overridden, gathered]
+    default: merged
+    version_added: 1.0.0
+  instances:
+    description:
+      - The declared secondary instances, as the role's C(postfix_multi_instances), in start order.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.0.0
+    suboptions:
+      name:
+        description: Instance name, starting with V(postfix-).
+        type: str
+        required: true
+      group:
+        description: Instance group; omit to leave it alone, V('') to clear it.
+        type: str
+      enabled:
+        description: Whether the instance should be enabled (and running, see O(start)).
+        type: bool
+        default: true
+      state:
+        description: V(present), V(absent) (destroyed) or V(deported).
+        type: str
+        choices: [present, absent, deported]
+        default: present
+      config_directory:
+        description: Configuration directory; default the sibling of the primary's named after O(instances[].name).
+        type: path
+      queue_directory:
+        description: Queue directory of a new instance.
+        type: path
+      data_directory:
+        description: Data directory of a new instance.
+        type: path
+      position:
+        description: Where a new instance goes in the start order.
+        type: str
+        choices: [first, last]
+      before:
+        description: Put a new instance just before this secondary instance.
+        type: str
+      before_group:
+        description: Put a new instance just before the first instance of this group.
+        type: str
+      parameters:
+        description: C(main.cf) parameters, as M(mailops.postfix_multi.postfix_config) takes them.
+        type: dict
+        default: {}
+      absent_parameters:
+        description: C(main.cf) parameters that must not be set.
+        type: list
+        elements: str
+        default: []
+      exclusive:
+        description:
+          - Whether every other parameter is to be removed (as M(mailops.postfix_multi.postfix_config) does).
+          - Default V(false), and V(true) with O(state=replaced).
+        type: bool
+      master:
+        description: C(master.cf) entries, as M(mailops.postfix_multi.postfix_master) takes them.
+        type: list
+        elements: dict
+        default: []
+  primary_parameters:
+    description: C(main.cf) parameters of the primary instance.
+    type: dict
+    default: {}
+    version_added: 1.0.0
+  primary_absent_parameters:
+    description: C(main.cf) parameters the primary instance must not set.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.0.0
+  start:
+    description:
+      - Whether the primary and the declared enabled instances should run (they are started if they do not) and, where
+        systemd drives Postfix, start at boot while the disabled ones do not.
+    type: bool
+    default: true
+    version_added: 1.0.0
+  validate:
+    description: Whether changed configuration is checked on a private copy before it is written.
+    type: bool
+    default: true
+    version_added: 1.0.0
+  check_before:
+    description: Whether C(postfix check) must pass for every instance before a host that differs from the design is changed.
+    type: bool
+    default: true
+    version_added: 1.0.0
+  apply_changes:
+    description: Whether changed running instances are reloaded (or restarted where a changed setting needs it).
+    type: bool
+    default: true
+    version_added: 1.0.0
+  probe:
+    description:
+      - Whether every enabled instance must run and answer on its listeners after the change, as
+        M(mailops.postfix_multi.postfix_health) checks it; the task fails when one does not (RV(health)).
+    type: bool
+    default: false
+    version_added: 1.0.0
+  probes:
+    description: Extra endpoints to probe, as M(mailops.postfix_multi.postfix_health) takes them.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.0.0
+    suboptions:
+      instance:
+        description: Instance the endpoint belongs to.
+        type: str
+        required: true
+      host:
+        description: Address to connect to.
+        type: str
+        required: true
+      port:
+        description: TCP port.
+        type: int
+        required: true
+      expect:
+        description: V(banner) waits for a C(220) SMTP greeting, V(connect) only for the connection.
+        type: str
+        choices: [banner, connect]
+        default: banner
+  replace_probes:
+    description: Instances whose probes are only those in O(probes) (none derived from C(master.cf)).
+    type: list
+    elements: str
+    default: []
+    version_added: 1.0.0
+  probe_timeout:
+    description: Seconds the probes may take in all.
+    type: float
+    default: 30.0
+    version_added: 1.0.0
+notes:
+  - The multi_instance role makes this one call per host (plus the package installation on a host without Postfix).
+seealso:
+  - module: mailops.postfix_multi.postfix_drift_info
+  - module: mailops.postfix_multi.postfix_health
+  - name: Postfix MULTI_INSTANCE_README
+    description: Managing multiple Postfix instances on a single host.
+    link: https://www.postfix.org/MULTI_INSTANCE_README.html
+"""
+
+EXAMPLES = r"""
+- name: Converge the host and probe every instance afterwards
+  mailops.postfix_multi.postfix_multi_host:
+    instances:
+      - name: postfix-out
+        group: mta
+        parameters:
+          inet_interfaces: 127.0.0.2
+          myhostname: out.example.net
+        master:
+          - {service: "127.0.0.2:smtp", type: inet, private: false, command: smtpd}
+    primary_parameters:
+      inet_interfaces: loopback-only
+    probe: true
+
+- name: Everything that is not declared goes (deported, files and queues kept)
+  mailops.postfix_multi.postfix_multi_host:
+    state: overridden
+    instances: "{{ postfix_multi_instances }}"
+
+- name: Read the host back as a design
+  mailops.postfix_multi.postfix_multi_host:
+    state: gathered
+  register: design
+"""
+
+RETURN = r"""
+installed:
+  description: Whether Postfix is installed; when not, nothing else was looked at.
+  returned: always
+  type: bool
+  sample: true
+in_sync:
+  description: Whether the host matched the design before the call.
+  returned: unless O(state=gathered) or Postfix is missing
+  type: bool
+  sample: false
+drift:
+  description: What differed, one line per item (as M(mailops.postfix_multi.postfix_drift_info) RV(mailops.postfix_multi.postfix_drift_info#module:summary)).
+  returned: unless O(state=gathered) or Postfix is missing
+  type: list
+  elements: str
+  sample: ["create instance postfix-out (group mta, enabled) with main.cf inet_interfaces, myhostname", "start postfix-out"]
+actions:
+  description: The plan, as M(mailops.postfix_multi.postfix_drift_info) RV(actions) lists it.
+  returned: unless O(state=gathered) or Postfix is missing
+  type: dict
+  sample: {init: false, stop: [], instances: [], config: [], master: [], prune: [], start: [], boot: []}
+instances:
+  description:
+    - Per instance (by name; V(-) is the primary) what was done (or would be, in check mode).
+    - C(actions) lists it for humans; C(changed_parameters) and C(changed_entries) name the changed C(main.cf) parameters
+      and C(master.cf) entries; C(started), C(restarted), C(reloaded) say what happened to the running instance.
+  returned: unless O(state=gathered) or Postfix is missing
+  type: dict
+  sample:
+    postfix-out:
+      actions: ["created postfix-out"]
+      changed_parameters: [inet_interfaces, myhostname]
+      changed_entries: ["127.0.0.2:smtp/inet"]
+      started: true
+      restarted: false
+      reloaded: false
+started:
+  description: Instances started (in check mode, that would be).
+  returned: unless O(state=gathered) or Postfix is missing
+  type: list
+  elements: str
+  sample: [postfix-out]
+restarted:
+  description: Instances restarted because a changed setting needs it.
+  returned: unless O(state=gathered) or Postfix is missing
+  type: list
+  elements: str
+  sample: []
+reloaded:
+  description: Instances reloaded after a change.
+  returned: unless O(state=gathered) or Postfix is missing
+  type: list
+  elements: str
+  sample: [postfix-in]
+health:
+  description: The result of the probes, as M(mailops.postfix_multi.postfix_health) returns it; null when skipped.
+  returned: when O(probe=true)
+  type: dict
+  sample: {passed: true, failures: [], instances: []}
+gathered:
+  description: The host as a design, in the schema of O(instances) and O(primary_parameters).
+  returned: when O(state=gathered)
+  type: dict
+  sample:
+    instances:
+      - name: postfix-out
+        group: mta
+        enabled: true
+        config_directory: /etc/postfix-out
+        queue_directory: /var/spool/postfix-out
+        data_directory: /var/lib/postfix-out
+        parameters: {inet_interfaces: 127.0.0.2}
+        master: [{service: smtp, type: inet, private: n, unprivileged: "-", chroot: y, wakeup: "-", maxproc: "-", command: smtpd}]
+    primary_parameters: {inet_interfaces: loopback-only}
+msg:
+  description: What was done, for humans.
+  returned: always
+  type: str
+  sample: "created postfix-out; started postfix-out"
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import ARGUMENT_SPEC, converge
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = converge(module.params, check_mode=module.check_mode, want_diff=module._diff)
+    except PostfixMultiError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

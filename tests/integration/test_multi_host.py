@@ -1,0 +1,179 @@
+# Copyright: mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""postfix_multi_host on booted lab hosts (systemd as PID 1, Ansible over ssh): a whole design in one call.
+
+What an operator relies on, checked against the host itself (postmulti -l, postfix status, the
+files, a TCP connection to each listener) rather than against the module's own report:
+- check -> apply -> check -> apply: changed exactly in the first two runs; check mode on a fresh
+  host creates nothing and starts nothing, yet reports the new instances it would start;
+- check mode on a fresh host validates the new instances: a value Postfix refuses fails there,
+  with Postfix's reason; the real run then leaves nothing registered or running; the fixed
+  design converges;
+- a refused edit of one existing instance leaves every instance's files as they were, even the
+  ones whose edit was valid;
+- ``gathered`` reads back a design that, given again, changes nothing; ``replaced`` and
+  ``overridden`` remove what is not declared (parameters; instances, deported with their files).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import labhost
+import pytest
+
+MODULE = "mailops.postfix_multi.postfix_multi_host"
+
+
+def design(host: labhost.BootedHost, hostname: str = "out") -> dict:
+    """MULTI_INSTANCE_README's output instance shape: postfix-out listening on the host's second
+    address, postfix-null a null client (no listener); the primary on its first address."""
+    return {
+        "instances": [
+            {
+                "name": "postfix-out",
+                "group": "mta",
+                "parameters": {"inet_interfaces": host.addresses[1], "myhostname": f"{hostname}.{host.name}.lab.example"},
+                "absent_parameters": ["master_service_disable"],
+            },
+            # master_service_disable = inet is postmulti's own setting; declared, it stays with state=replaced
+            {"name": "postfix-null", "group": "null", "parameters": {"myhostname": f"null.{host.name}.lab.example", "master_service_disable": "inet"}},
+        ],
+        "primary_parameters": {"inet_interfaces": host.addresses[0]},
+    }
+
+
+def listing(host: labhost.Host) -> list[str]:
+    return [line.split()[0] for line in host.run("postmulti", "-l").stdout.splitlines()]
+
+
+def running(host: labhost.Host, directory: str) -> bool:
+    return host.run("postfix", "-c", directory, "status", check=False).returncode == 0
+
+
+def banner(host: labhost.Host, address: str, port: int = 25) -> str:
+    with socket.create_connection((address, port), timeout=10) as sock:
+        return sock.recv(512).decode(errors="replace")
+
+
+def sequence(host: labhost.BootedHost, args: dict) -> list[dict]:
+    return host.sequence(MODULE, module_args=args)
+
+
+def test_whole_design_check_apply_check_apply(new_booted):
+    host = new_booted("mhost")
+    args = {**design(host), "probe": True, "probe_timeout": 60}
+    first, second, third, fourth = sequence(host, args)
+
+    assert first.get("failed") is not True, first.get("msg")
+    assert first["changed"] is True
+    assert set(first["started"]) >= {"postfix-out", "postfix-null"}, first["started"]
+    assert first["health"] is None  # not probed in check mode while the host would change
+    diffs = {d["after_header"] for d in first["diff"]}
+    assert "/etc/postfix/main.cf" in diffs, diffs
+
+    assert second.get("failed") is not True, second.get("msg")
+    assert second["changed"] is True
+    assert second["health"]["passed"] is True, second["health"]["failures"]
+    assert set(second["started"]) >= {"postfix-out", "postfix-null"}
+
+    for step in (third, fourth):
+        assert step.get("failed") is not True, step.get("msg")
+        assert step["changed"] is False, step["drift"]
+        assert step["in_sync"] is True
+    assert fourth["health"]["passed"] is True
+
+    # the host itself: registered, enabled and running, in declared order, listening where declared
+    assert listing(host) == ["-", "postfix-out", "postfix-null"]
+    for directory in ("/etc/postfix", "/etc/postfix-out", "/etc/postfix-null"):
+        assert running(host, directory), directory
+    assert banner(host, host.addresses[1]).startswith(f"220 out.{host.name}.lab.example")
+    # Debian's generator enables the units of enabled instances at run time ("enabled-runtime")
+    assert host.run("systemctl", "is-enabled", "postfix@postfix-out", check=False).stdout.strip().startswith("enabled")
+
+
+def test_check_mode_on_fresh_host_validates_new_instances(new_booted):
+    host = new_booted("mhbad")
+    bad = design(host)
+    bad["instances"][0]["parameters"]["inet_interfaces"] = "127.0.77.99"  # not an address of this host
+
+    checked = host.module(MODULE, check=True, module_args=bad)
+    assert checked.get("failed") is True
+    assert "no local interface found for 127.0.77.99" in checked["msg"], checked["msg"]
+    assert listing(host) == ["-"]
+    assert not host.path("/etc/postfix-out").exists()
+
+    applied = host.module(MODULE, module_args=bad)
+    assert applied.get("failed") is True
+    assert "no local interface found for 127.0.77.99" in applied["msg"], applied["msg"]
+    assert "postfix-out" not in listing(host)
+    assert not running(host, "/etc/postfix-out")
+
+    fixed = host.module(MODULE, module_args=design(host))
+    assert fixed.get("failed") is not True, fixed.get("msg")
+    assert fixed["changed"] is True
+    assert listing(host) == ["-", "postfix-out", "postfix-null"]
+    assert running(host, "/etc/postfix-out")
+    again = host.module(MODULE, module_args=design(host))
+    assert again["changed"] is False, again["drift"]
+
+
+def test_refused_edit_changes_no_instance(new_booted):
+    host = new_booted("mhedit")
+    assert host.module(MODULE, module_args=design(host))["changed"] is True
+    before = {path: host.read(path) for path in ("/etc/postfix-out/main.cf", "/etc/postfix-null/main.cf", "/etc/postfix/main.cf")}
+
+    broken = design(host, hostname="renamed")
+    broken["instances"][1]["parameters"]["default_process_limit"] = "many"  # postconf: bad numerical configuration
+    result = host.module(MODULE, module_args=broken)
+    assert result.get("failed") is True
+    assert "postfix-null" in result["msg"] and "default_process_limit" in result["msg"], result["msg"]
+    after = {path: host.read(path) for path in before}
+    assert after == before  # postfix-out's valid rename was not written either
+
+    renamed = host.module(MODULE, module_args={**design(host, hostname="renamed"), "probe": True})
+    assert renamed["changed"] is True
+    assert renamed["reloaded"] == ["postfix-out"] or renamed["restarted"] == ["postfix-out"], renamed
+    assert banner(host, host.addresses[1]).startswith(f"220 renamed.{host.name}.lab.example")
+
+
+def test_gathered_replaced_overridden(new_booted):
+    host = new_booted("mhgath")
+    assert host.module(MODULE, module_args=design(host))["changed"] is True
+    host.run("postconf", "-c", "/etc/postfix-null", "-e", "delay_warning_time = 4h")
+
+    gathered = host.module(MODULE, state="gathered")["gathered"]
+    names = [inst["name"] for inst in gathered["instances"]]
+    assert names == ["postfix-out", "postfix-null"]
+    null = gathered["instances"][1]
+    assert null["parameters"]["delay_warning_time"] == "4h"
+    assert any(entry["service"] == "pickup" for entry in null["master"])
+    again = host.module(MODULE, module_args={"instances": gathered["instances"], "primary_parameters": gathered["primary_parameters"]})
+    assert again.get("failed") is not True, again.get("msg")
+    assert again["changed"] is False, again["drift"]
+
+    replaced = host.module(MODULE, module_args={**design(host), "state": "replaced"})
+    assert replaced["changed"] is True, json.dumps(replaced)[:3000]
+    assert "delay_warning_time" not in host.read("/etc/postfix-null/main.cf")
+    assert "delay_warning_time" in replaced["instances"]["postfix-null"]["changed_parameters"]
+
+    only_out = design(host)
+    only_out["instances"] = only_out["instances"][:1]
+    overridden = host.module(MODULE, module_args={**only_out, "state": "overridden"})
+    assert overridden["changed"] is True
+    assert listing(host) == ["-", "postfix-out"]
+    assert host.path("/etc/postfix-null/main.cf").exists()  # deported: files kept
+    assert not running(host, "/etc/postfix-null")
+    assert host.module(MODULE, module_args={**only_out, "state": "overridden"})["changed"] is False
+
+
+@pytest.mark.parametrize("release", ["bullseye", "trixie"])
+def test_other_releases(new_booted, release):
+    """The same converge on Postfix 3.5 (Python 3.9) and 3.10 (Python 3.13)."""
+    host = new_booted("mhrel", release=release)
+    first = host.module(MODULE, module_args={**design(host), "probe": True, "probe_timeout": 60})
+    assert first.get("failed") is not True, json.dumps(first)[:2000]
+    assert first["health"]["passed"] is True
+    assert host.module(MODULE, module_args=design(host))["changed"] is False
