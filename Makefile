@@ -87,7 +87,7 @@ VERSION = $(shell sed -n 's/^version:[[:space:]]*//p' galaxy.yml)
 TARBALL = .build/release/mailops-postfix_multi-$(VERSION).tar.gz
 
 .PHONY: test deps venv collection-link lint sanity units lab integration releases matrix lock
-.PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217 molecule demo demo-clean
+.PHONY: venv-release venv-$(CORE_MIN) stage changelog docs release core217 molecule demo demo-clean bench
 
 # Ansible runs outside pytest (molecule, demo) find this collection through the .build link and
 # community.general (the chroot connection of the lab hosts) in the venv.
@@ -268,6 +268,11 @@ molecule: venv collection-link lab
 # The main job in one command: 3 lab hosts, the example design rolled out, the status table.
 # The hosts boot with systemd and are reached over ssh, one per Debian release (DEMO_BOOT=no: chroots
 # of Debian 12 instead, as before; the same design and playbooks).
+# The speed benchmarks of README.md ("Benchmarks"): tables, no assertions; not part of make test.
+bench: venv collection-link lab
+	benchmarks/converge
+	$(VENV)/bin/python benchmarks/bench_registry.py --sizes 10,100,500,1000
+
 demo: deps venv collection-link
 	@if [ "$(DEMO_BOOT)" = yes ]; then lab_args="--boot --release $(RELEASES)"; else lab_args=""; fi; \
 	    tools/lab up $(DEMO_HOSTS) --prefix demo $$lab_args --inventory $(DEMO)/inventory/hosts.yml

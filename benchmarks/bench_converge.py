@@ -1,0 +1,304 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One round trip per host: the rollout playbook against a naive playbook and ``ansible -m ping``.
+
+Run through benchmarks/converge (as root). On booted lab hosts (systemd as PID 1, Ansible over
+ssh), HOSTS hosts x INSTANCES instances x PARAMETERS main.cf parameters (+1 master.cf entry each),
+all measured in this one run, side by side:
+
+  naive       a playbook of the kind users write: ``command: postmulti -e init``, ``postmulti -I
+              NAME -e create`` per instance, one ``postconf -e`` per parameter, ``postconf -X``,
+              ``postconf -M``, ``postmulti -e enable`` and ``postmulti -i NAME -p status || ... start`` per
+              instance (on its own fresh hosts)
+  rollout     playbooks/rollout.yml: the multi_instance role, one postfix_multi_host call per host,
+              health gate included (on fresh hosts)
+  start floor what Postfix itself needs to start the instances: every instance stopped, then
+              ``postmulti -p start`` on every host at the same time (wall time of the slowest host)
+  ping        ``ansible -m ping`` against the same hosts: the floor of one round trip per host
+
+for the first converge and the no-op re-run (medians of --repeat runs, taken in turn so that they
+share the machine's load), then the no-op re-run on 3, 10 and 30 hosts with the same forks (the
+curve), and the same with Mitogen for Ansible where a release of it loads into this ansible-core.
+Prints a Markdown table with the ratios; asserts nothing.
+
+    benchmarks/converge [--hosts 3] [--instances 8] [--parameters 10] [--scale 3,10,30] [--forks 10] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_rollout  # noqa: E402  (same directory)
+
+REPO = bench_rollout.REPO
+GROUP = bench_rollout.GROUP
+PREFIX = "bcv-"
+SCALE_PREFIX = "bcs-"
+
+NAIVE = f"""- name: Naive multi-instance Postfix, one command per step
+  hosts: {GROUP}
+  gather_facts: false
+  tasks:
+    - name: Turn on multi-instance support
+      ansible.builtin.command: postmulti -e init
+      changed_when: true
+    - name: Create the instances
+      ansible.builtin.command: postmulti -I {{{{ item.name }}}} -G {{{{ item.group }}}} -e create
+      args:
+        creates: /etc/{{{{ item.name }}}}/main.cf
+      loop: "{{{{ postfix_multi_instances }}}}"
+    - name: Set the primary's main.cf parameters
+      ansible.builtin.command: postconf -e "{{{{ item.key }}}}={{{{ item.value }}}}"
+      loop: "{{{{ postfix_multi_primary_parameters | dict2items }}}}"
+      changed_when: true
+    - name: Let the primary listen
+      ansible.builtin.command: postconf -X master_service_disable
+      changed_when: true
+    - name: Set the instances' main.cf parameters
+      ansible.builtin.command: postconf -c /etc/{{{{ item.0.name }}}} -e "{{{{ item.1.key }}}}={{{{ item.1.value }}}}"
+      loop: "{{{{ naive_parameters }}}}"
+      changed_when: true
+    - name: Let the instances listen
+      ansible.builtin.command: postconf -c /etc/{{{{ item.name }}}} -X master_service_disable
+      loop: "{{{{ postfix_multi_instances }}}}"
+      changed_when: true
+    - name: Add the master.cf entry
+      ansible.builtin.command: postconf -c /etc/{{{{ item.name }}}} -M "2525/inet=2525 inet n - y - - smtpd -o syslog_name=bench/2525"
+      loop: "{{{{ postfix_multi_instances }}}}"
+      changed_when: true
+    - name: Enable the instances
+      ansible.builtin.command: postmulti -i {{{{ item.name }}}} -e enable
+      loop: "{{{{ postfix_multi_instances }}}}"
+      changed_when: true
+    - name: Start the primary
+      ansible.builtin.shell: postmulti -i - -p status || postmulti -i - -p start
+      changed_when: true
+    - name: Start the instances
+      ansible.builtin.shell: postmulti -i {{{{ item.name }}}} -p status || postmulti -i {{{{ item.name }}}} -p start
+      loop: "{{{{ postfix_multi_instances }}}}"
+      changed_when: true
+"""
+
+
+def naive_vars(design: dict) -> dict:
+    """The naive playbook's loop over (instance, parameter) pairs."""
+    pairs = [[{"name": inst["name"]}, {"key": key, "value": value}] for inst in design["postfix_multi_instances"] for key, value in inst["parameters"].items()]
+    return {"naive_parameters": pairs}
+
+
+def ansible_env(workdir: Path, strategy: Path | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_CONFIG=str(workdir / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=f"{REPO / '.build' / 'collections'}:{bench_rollout.sysconfig.get_paths()['purelib']}",
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False",
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_GATHERING="explicit",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_HOST_KEY_CHECKING="False",
+    )
+    if strategy is not None:
+        env.update(ANSIBLE_STRATEGY_PLUGINS=str(strategy), ANSIBLE_STRATEGY="mitogen_linear")
+    return env
+
+
+def timed(workdir: Path, argv: list[str], forks: int, strategy: Path | None = None) -> float:
+    """Wall seconds of one ansible(-playbook) run; fails the benchmark when the run fails."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "ansible.cfg").write_text("# empty: configured through the environment\n")
+    env = ansible_env(workdir, strategy)
+    env["ANSIBLE_FORKS"] = str(forks)
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    (workdir / "stdout.txt").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])}... failed (rc={proc.returncode}); output in {workdir / 'stdout.txt'}:\n{(proc.stdout + proc.stderr)[-2500:]}")
+    return seconds
+
+
+class Bench:
+    def __init__(self, work: Path, forks: int) -> None:
+        self.work = work
+        self.forks = forks
+        self.bin = Path(sys.executable).parent
+        self.runs = 0
+
+    def playbook(self, label: str, inventory: Path, extra: list[Path], playbook: str, strategy: Path | None = None) -> float:
+        self.runs += 1
+        argv = [str(self.bin / "ansible-playbook"), "-i", str(inventory)]
+        for path in extra:
+            argv += ["-e", f"@{path}"]
+        return timed(self.work / f"{self.runs:03d}-{label}", [*argv, playbook], self.forks, strategy)
+
+    def ping(self, inventory: Path, strategy: Path | None = None) -> float:
+        self.runs += 1
+        argv = [str(self.bin / "ansible"), "-i", str(inventory), GROUP, "-m", "ansible.builtin.ping"]
+        return timed(self.work / f"{self.runs:03d}-ping", argv, self.forks, strategy)
+
+
+def fleet(lab, prefix: str, count: int, addresses: int, work: Path) -> tuple[list[str], Path]:
+    names = lab.up(count, prefix, addresses=addresses, boot=True)
+    inventory = work / f"inventory-{prefix}{count}.yml"
+    inventory.write_text(lab.inventory_yaml(names, group=GROUP))
+    return names, inventory
+
+
+def on_hosts(lab, names: list[str], *argv: str) -> float:
+    """Run ARGV in every host at the same time; wall seconds until the last one finished."""
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(names)) as pool:
+        results = list(pool.map(lambda name: subprocess.run(lab.exec_argv(name, list(argv)), capture_output=True, text=True, check=False), names))
+    seconds = time.monotonic() - started
+    failed = [r for r in results if r.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{' '.join(argv)} failed: {failed[0].stdout}{failed[0].stderr}")
+    return seconds
+
+
+def mitogen_strategy(work: Path) -> tuple[Path | None, str]:
+    """Install the newest Mitogen for Ansible into a scratch directory; its strategy plugins, or why not."""
+    target = work / "mitogen"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target), "mitogen"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None, f"Mitogen: not measured, pip could not install it: {proc.stderr.strip()[-300:]}"
+    version = next((p.name.removesuffix(".dist-info").split("-", 1)[1] for p in target.glob("mitogen-*.dist-info")), "?")
+    return target / "ansible_mitogen" / "plugins" / "strategy", f"Mitogen {version}"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--instances", type=int, default=8)
+    parser.add_argument("--parameters", type=int, default=10)
+    parser.add_argument("--scale", default="3,10,30", help="host counts for the no-op curve ('' to skip it)")
+    parser.add_argument("--forks", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-mitogen", action="store_true")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("benchmarks/converge must run as root (tools/lab)")
+    lab = bench_rollout.load_lab()
+    work = Path(tempfile.mkdtemp(prefix="bench-converge-"))
+    design = bench_rollout.design(args.instances, args.parameters)
+    design_file = work / "design.json"
+    design_file.write_text(json.dumps(design, indent=1))
+    naive_file = work / "naive-vars.json"
+    naive_file.write_text(json.dumps(naive_vars(design)))
+    (work / "naive.yml").write_text(NAIVE)
+    bench = Bench(work, args.forks)
+    rollout = "mailops.postfix_multi.rollout"
+    addresses = args.instances + 1
+    out: list[str] = []
+
+    def say(line: str = "") -> None:
+        out.append(line)
+        print(line, flush=True)
+
+    say(
+        f"One round trip per host: {args.hosts} booted hosts (systemd, ssh, pipelining) x {args.instances} instances x "
+        f"{args.parameters} parameters (+1 master.cf entry each), forks {args.forks}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}, {args.repeat} runs each (median)"
+    )
+    try:
+        # -- first converge: naive and rollout, each on fresh hosts; the start floor
+        lab.down(PREFIX)
+        _names, inventory = fleet(lab, PREFIX, args.hosts, addresses, work)
+        naive_first = bench.playbook("naive-first", inventory, [design_file, naive_file], str(work / "naive.yml"))
+        naive_noop = [bench.playbook("naive-noop", inventory, [design_file, naive_file], str(work / "naive.yml")) for _round in range(args.repeat)]
+        lab.down(PREFIX)
+        names, inventory = fleet(lab, PREFIX, args.hosts, addresses, work)
+        role_first = bench.playbook("rollout-first", inventory, [design_file], rollout)
+        floors = []
+        for _round in range(args.repeat):
+            on_hosts(lab, names, "postmulti", "-p", "stop")
+            floors.append(on_hosts(lab, names, "postmulti", "-p", "start"))
+        ping, noop = [], []
+        for _round in range(args.repeat):
+            ping.append(bench.ping(inventory))
+            noop.append(bench.playbook("rollout-noop", inventory, [design_file], rollout))
+        strategy, mitogen = (None, "Mitogen: not measured (--no-mitogen)") if args.no_mitogen else mitogen_strategy(work)
+        mito_ping: list[float] = []
+        mito_noop: list[float] = []
+        if strategy is not None:
+            try:
+                for _round in range(args.repeat):
+                    mito_ping.append(bench.ping(inventory, strategy))
+                    mito_noop.append(bench.playbook("rollout-noop-mitogen", inventory, [design_file], rollout, strategy))
+            except RuntimeError as exc:
+                mitogen += f": does not run with this ansible-core ({str(exc).splitlines()[-1][:200]})"
+                mito_ping, mito_noop = [], []
+        lab.down(PREFIX)
+
+        say()
+        say("| run | wall s | ratio |")
+        say("|---|---:|---|")
+        say(f"| first converge, naive playbook | {naive_first:.1f} | |")
+        say(f"| first converge, rollout (role + health gate) | {role_first:.1f} | naive / rollout = **{naive_first / role_first:.1f}x** (target >= 6x) |")
+        say(
+            f"| start floor: `postmulti -p start` of {args.instances + 1} instances on every host at once | {median(floors):.1f} | "
+            f"rollout / floor = **{role_first / median(floors):.1f}x** (target <= 1.5x) |"
+        )
+        say(f"| no-op, naive playbook | {median(naive_noop):.1f} | |")
+        say(f"| no-op, `ansible -m ping` | {median(ping):.2f} | |")
+        say(
+            f"| no-op, rollout (role + health gate) | {median(noop):.2f} | naive / rollout = **{median(naive_noop) / median(noop):.1f}x** (target >= 30x); "
+            f"rollout / ping = **{median(noop) / median(ping):.2f}x** (target <= 1.3x) |"
+        )
+        if mito_noop:
+            say(f"| no-op, `ansible -m ping`, {mitogen} | {median(mito_ping):.2f} | |")
+            say(f"| no-op, rollout, {mitogen} | {median(mito_noop):.2f} | rollout / ping = {median(mito_noop) / median(mito_ping):.2f}x |")
+        else:
+            say(f"| {mitogen} | | |")
+
+        # -- the no-op curve: the same forks for 3, 10, 30 hosts
+        counts = [int(n) for n in args.scale.split(",") if n.strip()]
+        if counts:
+            say()
+            say(f"No-op re-run against the number of hosts (forks {args.forks}; converged first, untimed):")
+            say()
+            say("| hosts | ping s | rollout no-op s | rollout / ping | rollout s per host | waves of forks |")
+            say("|---:|---:|---:|---:|---:|---:|")
+            lab.down(SCALE_PREFIX)
+            for count in counts:
+                _names, scale_inventory = fleet(lab, SCALE_PREFIX, count, addresses, work)
+                bench.playbook(f"scale-{count}-first", scale_inventory, [design_file], rollout)
+                pings, noops = [], []
+                for _round in range(args.repeat):
+                    pings.append(bench.ping(scale_inventory))
+                    noops.append(bench.playbook(f"scale-{count}-noop", scale_inventory, [design_file], rollout))
+                waves = -(-count // args.forks)
+                say(f"| {count} | {median(pings):.2f} | {median(noops):.2f} | {median(noops) / median(pings):.2f} | {median(noops) / count:.3f} | {waves} |")
+            lab.down(SCALE_PREFIX)
+    finally:
+        lab.down(PREFIX)
+        lab.down(SCALE_PREFIX)
+    print()
+    print("\n".join(out))
+    print(f"\n(runs kept in {work})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
