@@ -32,14 +32,26 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors impo
 def read_text(path: str) -> str | None:
     """The file's text, or None when it does not exist."""
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise PostfixMultiError(f"cannot read {path}: {exc.strerror}") from exc
+    # one read(2) of the size fstat(2) gives, then on until end of file (the file may grow meanwhile);
+    # without the buffered text layer, which costs more than the read itself for a small file
+    chunks = []
+    try:
+        size = os.fstat(fd).st_size
+        while True:
+            chunk = os.read(fd, max(size + 1, 8192))
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as exc:
+        raise PostfixMultiError(f"cannot read {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
 
 
 # Postfix's cooperative edit protocol (src/util/edit_file.c, used by postconf -e / -M / -X):

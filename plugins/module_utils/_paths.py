@@ -75,16 +75,41 @@ class RealPaths:
     """``os.path.realpath`` with a memo, for one pass over many instances' directories.
 
     A normal absolute path is resolved as its resolved parent plus its last component, so that
-    directories shared by hundreds of instances (``/etc``, ``/var/spool``) are looked at once and
-    each path costs one ``lstat``; anything else (a symbolic link met on the way, ``..``) goes to
-    ``os.path.realpath`` itself. ``forget()`` drops the memo (after the file system changed).
+    directories shared by hundreds of instances (``/etc``, ``/var/spool``) are looked at once:
+    the first child asked of a directory costs an ``lstat``, and from the second on the directory
+    is listed once (``scandir`` tells which entries are links). Anything else (a symbolic link met
+    on the way, ``..``) goes to ``os.path.realpath`` itself. ``forget()`` drops what was learnt
+    (after the file system changed).
     """
 
     def __init__(self) -> None:
         self._memo: dict[str, str] = {"/": "/"}
+        self._asked: dict[str, int] = {}
+        self._listed: dict[str, dict[str, bool]] = {}
 
     def forget(self) -> None:
         self._memo = {"/": "/"}
+        self._asked = {}
+        self._listed = {}
+
+    def _is_link(self, parent: str, name: str) -> bool | None:
+        """Whether ``parent/name`` is a symbolic link; None when it does not exist (or cannot be seen)."""
+        listing = self._listed.get(parent)
+        if listing is None and self._asked.get(parent, 0) >= 1:
+            try:
+                with os.scandir(parent) as entries:
+                    listing = {entry.name: entry.is_symlink() for entry in entries}
+            except OSError:
+                listing = None
+            else:
+                self._listed[parent] = listing
+        self._asked[parent] = self._asked.get(parent, 0) + 1
+        if listing is not None:
+            return listing.get(name)
+        try:
+            return stat.S_ISLNK(os.lstat(posixpath.join(parent, name)).st_mode)
+        except OSError:
+            return None
 
     def __call__(self, path: str) -> str:
         found = self._memo.get(path)
@@ -93,13 +118,10 @@ class RealPaths:
         if not path.startswith("/") or path.startswith("//") or path != posixpath.normpath(path):
             return os.path.realpath(path)
         parent, name = posixpath.split(path)
-        candidate = posixpath.join(self(parent), name)
-        try:
-            mode = os.lstat(candidate).st_mode
-        except OSError:
-            result = candidate  # realpath(3) without strict: a missing component is kept as written
-        else:
-            result = os.path.realpath(candidate) if stat.S_ISLNK(mode) else candidate
+        real_parent = self(parent)
+        candidate = posixpath.join(real_parent, name)
+        # realpath(3) without strict: a missing component is kept as written
+        result = os.path.realpath(candidate) if self._is_link(real_parent, name) else candidate
         self._memo[path] = result
         return result
 

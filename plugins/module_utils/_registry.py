@@ -145,6 +145,9 @@ class Registry:
     # directory -> problem, for listed secondaries that could not be read
     broken: dict[str, str] = field(default_factory=dict)
     secondary_directories: list[str] = field(default_factory=list)
+    # resolver -> (value, parameter) -> the keys a claim is compared by (see _claim_keys); a host
+    # with hundreds of instances is compared several times per plan, each path resolved once
+    _keys: dict[t.Any, dict[tuple[str, str], list[tuple[str, str]]]] = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -316,15 +319,21 @@ class Registry:
             out.append((inst.data_directory, inst.config_directory, "data_directory"))
         return out
 
-    @staticmethod
-    def _claim_keys(value: str, param: str, resolve: Resolver) -> list[tuple[str, str]]:
-        if param == "multi_instance_name":
-            return [("name", value)]
-        keys = [("dir", value)]
-        if value.startswith("/"):
-            norm = normalize(value)
-            keys.append(("dir", norm))
-            keys.append(("dir", resolve(norm)))
+    def _claim_keys(self, value: str, param: str, resolve: Resolver) -> list[tuple[str, str]]:
+        """What a claim is compared by: the name; or the path as written, in normal form and resolved
+        (the last key of an absolute path is its real location)."""
+        memo = self._keys.setdefault(resolve, {})
+        keys = memo.get((value, param))
+        if keys is None:
+            if param == "multi_instance_name":
+                keys = [("name", value)]
+            else:
+                keys = [("dir", value)]
+                if value.startswith("/"):
+                    norm = normalize(value)
+                    keys.append(("dir", norm))
+                    keys.append(("dir", resolve(norm)))
+            memo[(value, param)] = keys
         return keys
 
     def _claim_index(self, resolve: Resolver, skip_owner: str | None = None) -> dict[tuple[str, str], tuple[str, str, str]]:
@@ -393,7 +402,7 @@ class Registry:
         for value, owner, param in self.claims():
             if param == "multi_instance_name" or not value.startswith("/") or owner in (candidate.config_directory, replacing):
                 continue
-            theirs.append((resolve(normalize(value)), value, owner, param))
+            theirs.append((self._claim_keys(value, param, resolve)[-1][1], value, owner, param))
         for param in ("config_directory", "queue_directory", "data_directory"):
             value = getattr(candidate, param)
             if not value:
