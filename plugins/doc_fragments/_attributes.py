@@ -39,3 +39,19 @@ attributes:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
       - This assumes that the system controlled/queried by the module has not changed in a relevant way.
 """
+
+    # For modules that never change anything; use together with the standard fragment
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module never changes anything, so it runs the same way in check mode.
+  diff_mode:
+    support: none
+    details:
+      - The module never changes anything.
+  idempotent:
+    support: full
+"""

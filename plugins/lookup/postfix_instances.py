@@ -20,6 +20,8 @@ description:
   - Uses the same parser as M(mailops.postfix_multi.postfix_instance_info) and M(mailops.postfix_multi.postfix_instance).
   - Returns one dictionary per instance. Use the C(query) function (or C(lookup) with C(wantlist=true)) to always get a list;
     C(lookup) returns the dictionary itself when there is exactly one instance.
+extends_documentation_fragment:
+  - mailops.postfix_multi._selection
 options:
   config_directory:
     description:
@@ -34,20 +36,6 @@ options:
       - The returned paths are those of the host (without O(root)).
     type: path
     default: /
-    version_added: 1.0.0
-  name:
-    description:
-      - Only the instance selected by this name, as C(postmulti -i) selects it.
-      - "A full name (V(postfix-out)), the name without C(postfix-) (V(out)), a configuration directory
-        (V(/etc/postfix-out); the only way to select a nameless instance), or V(-) for the primary."
-      - Mutually exclusive with O(group).
-    type: str
-    version_added: 1.0.0
-  group:
-    description:
-      - Only the instances of this group (C(multi_instance_group)), as C(postmulti -g) selects them.
-      - Mutually exclusive with O(name).
-    type: str
     version_added: 1.0.0
   enabled_only:
     description:
@@ -99,40 +87,27 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _raw:
-  description: One dictionary per instance, in start order (or reversed with O(reverse)).
+  description:
+    - One dictionary per instance, in start order (or reversed with O(reverse)).
+    - "The keys are those of RV(mailops.postfix_multi.postfix_instance_info#module:instances) that describe an instance:
+      C(name), C(group), C(enabled), C(primary), C(config_directory), C(queue_directory) and C(data_directory)."
   type: list
   elements: dict
-  contains:
-    name:
-      description: Instance name (C(multi_instance_name)), or null for a nameless instance.
-      type: str
-      sample: postfix-out
-    group:
-      description: Instance group (C(multi_instance_group)), or null.
-      type: str
-      sample: mta
-    enabled:
-      description:
-        - Whether C(postfix start) starts it (C(multi_instance_enable)).
-        - The primary counts as enabled when there is no secondary instance, as for postmulti.
-      type: bool
-      sample: true
-    primary:
-      description: Whether this is the primary instance.
-      type: bool
-      sample: false
-    config_directory:
-      description: Configuration directory.
-      type: str
-      sample: /etc/postfix-out
-    queue_directory:
-      description: Queue directory.
-      type: str
-      sample: /var/spool/postfix-out
-    data_directory:
-      description: Data directory.
-      type: str
-      sample: /var/lib/postfix-out
+  sample:
+    - name: null
+      group: null
+      enabled: true
+      primary: true
+      config_directory: /etc/postfix
+      queue_directory: /var/spool/postfix
+      data_directory: /var/lib/postfix
+    - name: postfix-out
+      group: mta
+      enabled: true
+      primary: false
+      config_directory: /etc/postfix-out
+      queue_directory: /var/spool/postfix-out
+      data_directory: /var/lib/postfix-out
 """
 
 import typing as t

@@ -24,9 +24,19 @@ from collections.abc import Mapping, Sequence
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, normalize_whitespace, validate_name, validate_value
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import BOOL_FIELDS, MasterCf, MasterCfError, MasterEntry, split_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import (
+    BOOL_FIELDS,
+    FLAG_VALUES,
+    MasterCf,
+    MasterCfError,
+    MasterEntry,
+    maxproc_problem,
+    split_command,
+    wakeup_problem,
+)
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import SHARED_PARAMETERS
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
@@ -263,6 +273,44 @@ def _number(name: str, value: t.Any) -> str | None:
     return str(value).strip()
 
 
+_NUMBER_CHECKS: tuple[tuple[str, t.Callable[[str], str | None]], ...] = (("wakeup", wakeup_problem), ("maxproc", maxproc_problem))
+
+
+def requested_fields(options: Mapping[str, t.Any]) -> dict[str, str]:
+    """The columns 3 to 7 the options give, as master.cf text (omitted ones left out).
+
+    Checks them without reading anything: raises PostfixMultiError naming every bad one and what to
+    give instead. ``private``, ``unprivileged`` and ``chroot`` take y, n or - or a boolean (true: y);
+    ``wakeup`` and ``maxproc`` a number (an integer or its text) or -.
+    """
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for name in BOOL_FIELDS:
+        try:
+            flag = _flag(name, options.get(name))
+        except PostfixMultiError as exc:
+            problems.append(exc.msg)
+            continue
+        if flag is not None:
+            values[name] = flag
+    for name, check in _NUMBER_CHECKS:
+        try:
+            number = _number(name, options.get(name))
+        except PostfixMultiError as exc:
+            problems.append(exc.msg)
+            continue
+        if number is None:
+            continue
+        problem = check(number)
+        if problem is not None:
+            problems.append(f"{name}: {problem}")
+        else:
+            values[name] = number
+    if problems:
+        raise PostfixMultiError(f"{options.get('service')}/{options.get('type')}: " + "; ".join(problems))
+    return values
+
+
 def command_argv(command: t.Any) -> tuple[str, ...] | None:
     """The command option as argv: a string, or a list whose items are joined with spaces.
 
@@ -283,34 +331,69 @@ def command_argv(command: t.Any) -> tuple[str, ...] | None:
         raise PostfixMultiError(str(exc)) from None
 
 
+def _refuse_private_inet(service: str, kind: str, private: str) -> t.NoReturn:
+    # master(5): private defaults to y, and master(8) refuses to start with a private inet service
+    # ("inet service cannot be private"), which postconf -M and postfix check do not catch
+    raise PostfixMultiError(
+        f"{service}/{kind}: an inet service cannot be private, and private "
+        + ("defaults to y ('-')" if private == "-" else "is y")
+        + ": give private: false (n)"
+    )
+
+
 def desired_entry(current: MasterEntry | None, options: Mapping[str, t.Any]) -> MasterEntry:
     """The entry the options ask for: omitted fields keep their current value (``-`` for a new entry)."""
     service, kind = options["service"], options["type"]
-    values: dict[str, str] = {}
-    for name in BOOL_FIELDS:
-        flag = _flag(name, options.get(name))
-        values[name] = flag if flag is not None else (getattr(current, name) if current else "-")
-    for name in ("wakeup", "maxproc"):
-        number = _number(name, options.get(name))
-        values[name] = number if number is not None else (getattr(current, name) if current else "-")
+    values = requested_fields(options)
+    for name in BOOL_FIELDS + ("wakeup", "maxproc"):
+        if name not in values:
+            values[name] = getattr(current, name) if current else "-"
     argv = command_argv(options.get("command"))
     if argv is None:
         if current is None:
             raise PostfixMultiError(f"{service}/{kind} does not exist yet: give its command")
         argv = current.command
     if kind == "inet" and values["private"] in ("-", "y"):
-        # master(5): private defaults to y, and master(8) refuses to start with a private inet service
-        # ("inet service cannot be private"), which postconf -M and postfix check do not catch
-        raise PostfixMultiError(
-            f"{service}/{kind}: an inet service cannot be private, and private "
-            + ("defaults to y ('-')" if values["private"] == "-" else "is y")
-            + ": give private: false (n)"
-        )
+        _refuse_private_inet(service, kind, values["private"])
     entry = MasterEntry(service, kind, values["private"], values["unprivileged"], values["chroot"], values["wakeup"], values["maxproc"], argv)
     problems = entry.problems()
     if problems:
         raise PostfixMultiError(f"{service}/{kind}: " + "; ".join(problems))
     return entry
+
+
+def check_master_options(options: Mapping[str, t.Any]) -> None:
+    """Refuse what is wrong in the ``postfix_master`` options alone, before anything is read.
+
+    The checks plan_master makes on them, with the same messages, but without the host's master.cf:
+    only what depends on the current entry is left to plan_master (a new entry needs a command; an
+    inet entry whose private column the options do not give must not be private). With
+    ``state=absent`` the given fields are checked too, the service name and type are not.
+    """
+    service, kind = options.get("service"), options.get("type")
+    if not isinstance(service, str) or not service or not isinstance(kind, str) or not kind:
+        raise PostfixMultiError("service and type are required")
+    values = requested_fields(options)
+    argv = command_argv(options.get("command"))
+    if options.get("state", "present") == "absent":
+        return
+    if kind == "inet" and values.get("private") in ("-", "y"):
+        _refuse_private_inet(service, kind, values["private"])
+    # the service name and the command: the entry with what the options give, placeholders for the rest
+    # (private n: whether an existing entry's private column is y is only known from master.cf)
+    probe = MasterEntry(
+        service,
+        kind,
+        values.get("private", "n"),
+        values.get("unprivileged", "-"),
+        values.get("chroot", "-"),
+        values.get("wakeup", "-"),
+        values.get("maxproc", "-"),
+        argv or ("x",),
+    )
+    problems = probe.problems()
+    if problems:
+        raise PostfixMultiError(f"{service}/{kind}: " + "; ".join(problems))
 
 
 class MasterPlan(t.NamedTuple):
@@ -354,6 +437,7 @@ def plan_master(cf: MasterCf, options: Mapping[str, t.Any]) -> MasterPlan:
 
 def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     """The ``postfix_master`` module."""
+    check_master_options(options)
     facts = LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
@@ -388,3 +472,37 @@ def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: boo
     if want_diff:
         result["diff"] = text_diff(path, before, after)
     return result
+
+
+CONFIG = Interface(
+    {
+        "argument_spec": {
+            "instance": {"type": "str", "default": "-"},
+            "parameters": {"type": "dict", "default": {}},
+            "absent": {"type": "list", "elements": "str", "default": []},
+            "exclusive": {"type": "bool", "default": False},
+            "validate": {"type": "bool", "default": True},
+        }
+    },
+    manage_config,
+)
+MASTER = Interface(
+    {
+        "argument_spec": {
+            "instance": {"type": "str", "default": "-"},
+            "service": {"type": "str", "required": True},
+            "type": {"type": "str", "required": True, "choices": ["inet", "unix", "unix-dgram", "fifo", "pass"]},
+            # y, n or -: Ansible turns a boolean into y or n (the one choice among its true or false spellings)
+            "private": {"type": "str", "choices": list(FLAG_VALUES)},
+            "unprivileged": {"type": "str", "choices": list(FLAG_VALUES)},
+            "chroot": {"type": "str", "choices": list(FLAG_VALUES)},
+            # a number or -, checked by manage_master before it reads anything
+            "wakeup": {"type": "str"},
+            "maxproc": {"type": "str"},
+            "command": {"type": "raw"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "validate": {"type": "bool", "default": True},
+        }
+    },
+    manage_master,
+)

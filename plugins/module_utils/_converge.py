@@ -44,8 +44,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure i
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import PRIMARY, compare
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import LocalHealthHost, check
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import PROBE_OPTIONS, LocalHealthHost, check
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_init, manage_instance, staged_configuration
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
@@ -56,9 +57,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate im
 
 STATES = ("merged", "replaced", "overridden", "gathered")
 
-_MASTER_ENTRY = {"type": "list", "elements": "dict", "default": []}
-ARGUMENT_SPEC: dict[str, t.Any] = {
-    "state": {"type": "str", "choices": list(STATES), "default": "merged"},
+# The declared design of a host, in the schema of the multi_instance role's variables (postfix_multi_host
+# converges to it, postfix_drift_info compares with it).
+DESIGN_OPTIONS: dict[str, t.Any] = {
     "instances": {
         "type": "list",
         "elements": "dict",
@@ -77,30 +78,23 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
             "parameters": {"type": "dict", "default": {}},
             "absent_parameters": {"type": "list", "elements": "str", "default": []},
             "exclusive": {"type": "bool"},
-            "master": _MASTER_ENTRY,
+            "master": {"type": "list", "elements": "dict", "default": []},
         },
     },
     "primary_parameters": {"type": "dict", "default": {}},
     "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
     "start": {"type": "bool", "default": True},
-    "validate": {"type": "bool", "default": True},
-    "check_before": {"type": "bool", "default": True},
-    "apply_changes": {"type": "bool", "default": True},
-    "probe": {"type": "bool", "default": False},
-    "probes": {
-        "type": "list",
-        "elements": "dict",
-        "default": [],
-        "options": {
-            "instance": {"type": "str", "required": True},
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "required": True},
-            "expect": {"type": "str", "choices": ["banner", "connect"], "default": "banner"},
-        },
-    },
-    "replace_probes": {"type": "list", "elements": "str", "default": []},
-    "probe_timeout": {"type": "float", "default": 30.0},
 }
+_ARGUMENT_SPEC: dict[str, t.Any] = dict(
+    DESIGN_OPTIONS,
+    state={"type": "str", "choices": list(STATES), "default": "merged"},
+    validate={"type": "bool", "default": True},
+    check_before={"type": "bool", "default": True},
+    apply_changes={"type": "bool", "default": True},
+    probe={"type": "bool", "default": False},
+    probe_timeout={"type": "float", "default": 30.0},
+    **PROBE_OPTIONS,
+)
 # Staging copies validated at the same time (each mostly waits for postconf and postfix check).
 VALIDATE_WORKERS = 4
 # Instances started, reloaded or restarted at the same time.
@@ -492,3 +486,32 @@ def gathered(facts: LocalFacts) -> dict[str, t.Any]:
         },
         "problems": list(reg.problems),
     }
+
+
+HOST = Interface({"argument_spec": _ARGUMENT_SPEC}, converge)
+
+
+def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_drift_info`` module: what differs from the design on this host; changes nothing."""
+    try:
+        find_postfix_command("postconf")
+    except PostfixMultiError:
+        return {"changed": False, "installed": False, "in_sync": False, "summary": ["Postfix is not installed"]}
+    instances = []
+    for entry in options["instances"]:
+        declared = dict(entry)
+        declared["master"] = [{key: value for key, value in item.items() if value is not None} for item in declared["master"]]
+        instances.append(declared)
+    facts = LocalFacts()
+    return compare(
+        facts,
+        instances,
+        primary_parameters=options["primary_parameters"],
+        primary_absent_parameters=options["primary_absent_parameters"],
+        prune=options["prune"],
+        start=options["start"],
+        boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
+    )
+
+
+DRIFT = Interface({"argument_spec": dict(DESIGN_OPTIONS, prune={"type": "bool", "default": False})}, drift_info)

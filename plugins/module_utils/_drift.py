@@ -35,12 +35,17 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths impor
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import STATES, Desired, Planner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry, validate_instance_name
 
+if t.TYPE_CHECKING:
+    from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
+else:
+    Protocol = object  # ansible-core 2.17 runs modules on Python 3.7, which has no typing.Protocol
+
 PRIMARY = "-"
 # "postfix status" runs for this many instances at a time (it mostly waits for postfix-script).
 STATUS_WORKERS = 8
 
 
-class DriftFacts(Facts, t.Protocol):
+class DriftFacts(Facts, Protocol):
     """What the comparison reads from the host (``_host.LocalFacts`` satisfies it)."""
 
     def defaults(self) -> dict[str, str]: ...

@@ -28,6 +28,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runn
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command, parse_postconf_lines
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import describe
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners import (
     BANNER,
     CONNECT,
@@ -43,6 +44,11 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf impo
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
 
+if t.TYPE_CHECKING:
+    from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
+else:
+    Protocol = object  # ansible-core 2.17 runs modules on Python 3.7, which has no typing.Protocol
+
 # How long a refused connection waits before it is tried again (the only wait of a probe).
 RETRY_INTERVAL = 0.2
 # A banner line longer than this is not an SMTP greeting (RFC 5321 4.5.3.1.5: 512 octets).
@@ -50,7 +56,7 @@ _BANNER_LIMIT = 4096
 _IFF_UP = 0x1  # net/if.h
 
 
-class HealthHost(t.Protocol):
+class HealthHost(Protocol):
     """What the check asks the managed host (``LocalHealthHost`` answers from this machine)."""
 
     network: Network
@@ -469,3 +475,32 @@ def check(
         "hazards": warnings,
         "problems": notes,
     }
+
+
+# The caller's probes (postfix_health; postfix_multi_host with probe=true), as caller_endpoints() reads them.
+PROBE_OPTIONS: dict[str, t.Any] = {
+    "probes": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "instance": {"type": "str", "required": True},
+            "host": {"type": "str", "required": True},
+            "port": {"type": "int", "required": True},
+            "expect": {"type": "str", "choices": ["banner", "connect"], "default": "banner"},
+        },
+    },
+    "replace_probes": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def health(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_health`` module: ``check`` on this host; fails when the host is not healthy."""
+    result = check(LocalHealthHost(), options["probes"], options["replace_probes"], options["timeout"])
+    result["warnings"] = result["problems"] + result["hazards"]
+    if result["failures"]:
+        result["failed"] = True
+    return result
+
+
+HEALTH = Interface({"argument_spec": dict(PROBE_OPTIONS, timeout={"type": "float", "default": 30.0})}, health)

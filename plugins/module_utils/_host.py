@@ -27,6 +27,11 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf impo
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import RealPaths
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
 
+if t.TYPE_CHECKING:
+    from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
+else:
+    Protocol = object  # ansible-core 2.17 runs modules on Python 3.7, which has no typing.Protocol
+
 # The queue subdirectories that hold messages (or message files being written): the one list
 # that queue counts, the decommission drain and destroy's refusal all use. "corrupt" holds damaged
 # queue files Postfix set aside, "saved" is the set-aside queue that postcat(1) also reads
@@ -34,7 +39,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry im
 MAIL_QUEUES = ("incoming", "active", "deferred", "hold", "maildrop", "corrupt", "saved")
 
 
-class Facts(t.Protocol):
+class Facts(Protocol):
     def read_text(self, path: str) -> str | None: ...
 
     def exists(self, path: str) -> bool: ...

@@ -21,8 +21,14 @@ import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import MAIL_QUEUES
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import MAIL_QUEUES, LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry, TextReader
+
+if t.TYPE_CHECKING:
+    from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
+else:
+    Protocol = object  # ansible-core 2.17 runs modules on Python 3.7, which has no typing.Protocol
 
 # The variables ``postmulti -x`` adds to a command's environment (PATH excepted), in a stable order.
 ENVIRONMENT_KEYS = (
@@ -38,7 +44,7 @@ ENVIRONMENT_KEYS = (
 )
 
 
-class HostFacts(t.Protocol):
+class HostFacts(Protocol):
     """What gathering needs from the managed host (``_host.LocalFacts`` satisfies it)."""
 
     def defaults(self) -> dict[str, str]: ...
@@ -151,3 +157,16 @@ def gather(facts: HostFacts, name: str | None = None, group: str | None = None) 
         record["environment"] = environment(reg, inst)
         instances.append(record)
     return {"changed": False, "instances": instances, "problems": list(reg.problems)}
+
+
+def instance_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_instance_info`` module: ``gather`` on this host; the list's problems are also warnings."""
+    result = gather(LocalFacts(), name=options.get("name"), group=options.get("group"))
+    result["warnings"] = list(result["problems"])
+    return result
+
+
+INFO = Interface(
+    {"argument_spec": {"name": {"type": "str"}, "group": {"type": "str"}}, "mutually_exclusive": [["name", "group"]]},
+    instance_info,
+)

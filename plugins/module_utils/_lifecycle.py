@@ -20,6 +20,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply impor
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master, postfix_commands
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
@@ -158,7 +159,9 @@ def configure_plan(plan: Plan, content: Content, facts: LocalFacts) -> Configure
     if entries:
         plan.messages.append(f"{inst.label}: master.cf " + ", ".join(entries))
     if plan.action in ("create", "import"):  # validate the whole new configuration
-        changed = {name: write.after for name, (write, _text) in texts.items() if write is not None} | changed
+        whole = {name: write.after for name, (write, _text) in texts.items() if write is not None}
+        whole.update(changed)  # not dict | dict: Python 3.9 and later only
+        changed = whole
     return Configured(changed, config.changed_names, entries, restart and plan.action not in ("create", "import"))
 
 
@@ -311,3 +314,32 @@ def manage_init(check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
             write = FileWrite(f"{reg.primary_directory}/main.cf", text, text)
         result["diff"] = [write.diff()]
     return result
+
+
+INSTANCE = Interface(
+    {
+        "argument_spec": {
+            "name": {"type": "str"},
+            "config_directory": {"type": "path"},
+            "queue_directory": {"type": "path"},
+            "data_directory": {"type": "path"},
+            "group": {"type": "str"},
+            "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
+            "enabled": {"type": "bool"},
+            "position": {"type": "str", "choices": ["first", "last"]},
+            "before": {"type": "str"},
+            "before_group": {"type": "str"},
+            "force": {"type": "bool", "default": False},
+            "parameters": {"type": "dict"},
+            "absent_parameters": {"type": "list", "elements": "str"},
+            "exclusive": {"type": "bool", "default": False},
+            "master": {"type": "list", "elements": "dict"},
+            "validate": {"type": "bool", "default": True},
+            "initialise": {"type": "bool", "default": False},
+        },
+        "required_one_of": [["name", "config_directory"]],
+        "mutually_exclusive": [["position", "before", "before_group"]],
+    },
+    manage_instance,
+)
+INIT = Interface({"argument_spec": {}}, lambda _options, check_mode, want_diff: manage_init(check_mode, want_diff))

@@ -42,6 +42,11 @@ from dataclasses import dataclass, field
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, expand
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterEntry
 
+if t.TYPE_CHECKING:
+    from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
+else:
+    Protocol = object  # ansible-core 2.17 runs modules on Python 3.7, which has no typing.Protocol
+
 __all__ = [
     "BANNER",
     "CONNECT",
@@ -83,7 +88,7 @@ _GREETERS = ("smtpd", "postscreen")
 _HOSTNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-class Network(t.Protocol):
+class Network(Protocol):
     """What the model asks the managed host."""
 
     def service_port(self, name: str) -> int | None:

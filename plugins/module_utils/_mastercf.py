@@ -61,11 +61,15 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf impo
 __all__ = [
     "BOOL_FIELDS",
     "FIELD_NAMES",
+    "FLAG_VALUES",
+    "NUMBER_MAX",
     "SERVICE_TYPES",
     "MasterCf",
     "MasterCfError",
     "MasterEntry",
+    "maxproc_problem",
     "split_command",
+    "wakeup_problem",
 ]
 
 # PCF_MASTER_BLANKS: field separators (not VT and FF).
@@ -73,6 +77,11 @@ BLANKS = " \t\r\n"
 SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
 FIELD_NAMES = ("service", "type", "private", "unprivileged", "chroot", "wakeup", "maxproc", "command")
 BOOL_FIELDS = ("private", "unprivileged", "chroot")
+# What the BOOL_FIELDS may hold (postconf's pcf_valid_bool_types; master(8): exactly y, n or - for the default).
+FLAG_VALUES = ("y", "n", "-")
+# master(8) reads the wakeup time and the process limit with atoi() (master_ent.c get_int_ent):
+# a larger number wraps around (on 64-bit Linux 2147483648 is fatal, 4294967296 becomes 0: no limit).
+NUMBER_MAX = 2147483647
 # postconf's names for the fields in its messages (pcf_str_field_pattern).
 _MESSAGE_NAMES = ("service", "type", "private", "unprivileged", "chroot", "wakeup", "process_limit", "command")
 _MIN_FIELDS = 8
@@ -92,6 +101,28 @@ _ISSPACE = " \t\n\v\f\r"
 
 class MasterCfError(ValueError):
     """A master.cf entry or edit that Postfix would refuse or misread."""
+
+
+def wakeup_problem(value: str) -> str | None:
+    """Why the wakeup field ``value`` would be refused or misread (None: it is fine), with the remedy.
+
+    Accepted is what postconf and master(8) both accept and read alike: postconf also takes ``?``
+    and ``-?``, which master(8) refuses (a number must start with a digit), and master(8) would read
+    ``60x``, which postconf refuses, as 60. The message starts with postconf's wording.
+    """
+    if _WAKEUP_STRICT_RE.match(value) and (value == "-" or int(value.rstrip("?")) <= NUMBER_MAX):
+        return None
+    return (
+        f'invalid wakeup field "{value}": give a number of seconds up to {NUMBER_MAX}, optionally followed by ? '
+        "(no wake-up before the service is first used), or - (the default, 0: never woken up)"
+    )
+
+
+def maxproc_problem(value: str) -> str | None:
+    """Why the process limit field ``value`` would be refused or misread (None: it is fine), with the remedy."""
+    if _MAXPROC_RE.match(value) and (value == "-" or int(value) <= NUMBER_MAX):
+        return None
+    return f'invalid process_limit field "{value}": give a number of processes up to {NUMBER_MAX} (0: no limit), or - (the default, $default_process_limit)'
 
 
 def _has_blank(text: str) -> bool:
@@ -376,8 +407,9 @@ class MasterEntry:
         if not _SERVICE_RE.match(self.service):
             found.append(f"invalid service name {self.service!r}: use letters, digits and . _ - : [ ] @ + % (for example smtp, 127.0.0.2:smtp or [::1]:2525)")
         found.extend(_field_problems(self.argv, " ".join(self.argv)))
-        if not _WAKEUP_STRICT_RE.match(self.wakeup) and not any("wakeup" in problem for problem in found):
-            found.append(f'invalid wakeup field "{self.wakeup}": use - or a number of seconds, optionally followed by ?')
+        for name, problem in (("wakeup", wakeup_problem(self.wakeup)), ("process_limit", maxproc_problem(self.maxproc))):
+            if problem is not None and not any(f"invalid {name} field" in known for known in found):
+                found.append(problem)
         if self.type == "inet" and self.private == "y":
             found.append(f"{self.service}/{self.type}: an inet service cannot be private (master(8): inet service cannot be private)")
         if not self.command:

@@ -34,6 +34,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runn
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import select
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import split_list
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
 
@@ -484,3 +485,21 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         out["failed"] = True
         out["msg"] = "; ".join(failed)
     return out
+
+
+SERVICE = Interface(
+    {
+        "argument_spec": {
+            "state": {"type": "str", "choices": list(STATES)},
+            "command": {"type": "list", "elements": "str"},
+            "name": {"type": "str"},
+            "group": {"type": "str"},
+            "reverse": {"type": "bool", "default": False},
+            "use": {"type": "str", "choices": ["auto", "postmulti", "systemd"], "default": "auto"},
+            "enabled": {"type": "bool"},
+        },
+        "required_one_of": [["state", "command", "enabled"]],
+        "mutually_exclusive": [["state", "command"], ["name", "group"]],
+    },
+    lambda options, check_mode, _want_diff: manage_service(options, check_mode),
+)

@@ -157,38 +157,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instance:
-  description: The configured instance, as C(postmulti -l) knows it.
+  description:
+    - The configured instance, as C(postmulti -l) knows it.
+    - "The keys are those of RV(mailops.postfix_multi.postfix_instance_info#module:instances) that describe an instance:
+      C(name), C(group), C(enabled), C(primary), C(config_directory), C(queue_directory) and C(data_directory)."
   returned: success
   type: dict
-  contains:
-    name:
-      description: Instance name, or null for the primary or a nameless instance.
-      type: str
-      sample: postfix-out
-    group:
-      description: Instance group, or null.
-      type: str
-      sample: mta
-    enabled:
-      description: Whether C(postfix start) starts it.
-      type: bool
-      sample: true
-    primary:
-      description: Whether this is the primary instance.
-      type: bool
-      sample: false
-    config_directory:
-      description: Configuration directory.
-      type: str
-      sample: /etc/postfix-out
-    queue_directory:
-      description: Queue directory.
-      type: str
-      sample: /var/spool/postfix-out
-    data_directory:
-      description: Data directory.
-      type: str
-      sample: /var/lib/postfix-out
   sample:
     name: postfix-out
     group: mta
@@ -243,33 +217,12 @@ diff:
     after: "inet_interfaces = 127.0.0.2\n"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import manage_config
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import CONFIG
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "instance": {"type": "str", "default": "-"},
-            "parameters": {"type": "dict", "default": {}},
-            "absent": {"type": "list", "elements": "str", "default": []},
-            "exclusive": {"type": "bool", "default": False},
-            "validate": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        result = manage_config(module.params, check_mode=module.check_mode, want_diff=module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run(CONFIG)
 
 
 if __name__ == "__main__":

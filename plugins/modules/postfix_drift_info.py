@@ -26,90 +26,9 @@ author:
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.idempotent
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module never changes anything, so it runs the same way in check mode.
-  diff_mode:
-    support: none
-    details:
-      - The module never changes anything.
-  idempotent:
-    support: full
+  - mailops.postfix_multi._attributes.info_module
+  - mailops.postfix_multi._design
 options:
-  instances:
-    description:
-      - The declared secondary instances, as the role's C(postfix_multi_instances).
-    type: list
-    elements: dict
-    default: []
-    version_added: 1.0.0
-    suboptions:
-      name:
-        description: Instance name, starting with V(postfix-).
-        type: str
-        required: true
-      group:
-        description: Instance group; omit to leave it alone, V('') to clear it.
-        type: str
-      enabled:
-        description: Whether the instance should be enabled (and running, see O(start)).
-        type: bool
-        default: true
-      state:
-        description: V(present), V(absent) (destroyed) or V(deported).
-        type: str
-        choices: [present, absent, deported]
-        default: present
-      config_directory:
-        description: Configuration directory; default the sibling of the primary's named after O(instances[].name).
-        type: path
-      queue_directory:
-        description: Queue directory of a new instance.
-        type: path
-      data_directory:
-        description: Data directory of a new instance.
-        type: path
-      position:
-        description: Where a new instance goes in the start order.
-        type: str
-        choices: [first, last]
-      before:
-        description: Put a new instance just before this secondary instance.
-        type: str
-      before_group:
-        description: Put a new instance just before the first instance of this group.
-        type: str
-      parameters:
-        description: C(main.cf) parameters, as M(mailops.postfix_multi.postfix_config) takes them.
-        type: dict
-        default: {}
-      absent_parameters:
-        description: C(main.cf) parameters that must not be set.
-        type: list
-        elements: str
-        default: []
-      exclusive:
-        description: Whether every other parameter is to be removed (as M(mailops.postfix_multi.postfix_config) does).
-        type: bool
-        default: false
-      master:
-        description: C(master.cf) entries, as M(mailops.postfix_multi.postfix_master) takes them.
-        type: list
-        elements: dict
-        default: []
-  primary_parameters:
-    description: C(main.cf) parameters of the primary instance.
-    type: dict
-    default: {}
-    version_added: 1.0.0
-  primary_absent_parameters:
-    description: C(main.cf) parameters the primary instance must not set.
-    type: list
-    elements: str
-    default: []
-    version_added: 1.0.0
   prune:
     description:
       - Whether registered instances that are not declared should go (listed in RV(actions.prune)).
@@ -313,75 +232,12 @@ problems:
   sample: []
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import compare
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import ServiceHost, boot_drift
-
-
-def _strip_none(entry: dict) -> dict:
-    return {key: value for key, value in entry.items() if value is not None}
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import DRIFT
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "instances": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "name": {"type": "str", "required": True},
-                    "group": {"type": "str"},
-                    "enabled": {"type": "bool", "default": True},
-                    "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
-                    "config_directory": {"type": "path"},
-                    "queue_directory": {"type": "path"},
-                    "data_directory": {"type": "path"},
-                    "position": {"type": "str", "choices": ["first", "last"]},
-                    "before": {"type": "str"},
-                    "before_group": {"type": "str"},
-                    "parameters": {"type": "dict", "default": {}},
-                    "absent_parameters": {"type": "list", "elements": "str", "default": []},
-                    "exclusive": {"type": "bool", "default": False},
-                    "master": {"type": "list", "elements": "dict", "default": []},
-                },
-            },
-            "primary_parameters": {"type": "dict", "default": {}},
-            "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
-            "prune": {"type": "bool", "default": False},
-            "start": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        find_postfix_command("postconf")
-    except PostfixMultiError:
-        module.exit_json(changed=False, installed=False, in_sync=False, summary=["Postfix is not installed"])
-    instances = []
-    for entry in module.params["instances"]:
-        entry = dict(entry)
-        entry["master"] = [_strip_none(m) for m in entry["master"]]
-        instances.append(entry)
-    try:
-        facts = LocalFacts()
-        result = compare(
-            facts,
-            instances,
-            primary_parameters=module.params["primary_parameters"],
-            primary_absent_parameters=module.params["primary_absent_parameters"],
-            prune=module.params["prune"],
-            start=module.params["start"],
-            boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
-        )
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    module.exit_json(**result)
+    run(DRIFT)
 
 
 if __name__ == "__main__":

@@ -42,59 +42,9 @@ extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._attributes.idempotent
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module only reads and connects, so it runs the same way in check mode.
-  diff_mode:
-    support: none
-    details:
-      - The module never changes anything.
-  idempotent:
-    support: full
+  - mailops.postfix_multi._attributes.info_module
+  - mailops.postfix_multi._probes
 options:
-  probes:
-    description:
-      - Endpoints to probe for an instance, in addition to those derived from its configuration (or instead of them,
-        see O(replace_probes)).
-      - An instance that no entry names is probed on the derived endpoints only.
-      - Probes given for a disabled instance are ignored, with a warning; an O(probes[].instance) that matches no
-        instance makes the module fail.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      instance:
-        description:
-          - The instance, as C(postmulti -i) selects it - a full name (V(postfix-out)), the name without C(postfix-)
-            (V(out)), a configuration directory (the only way to select a nameless instance), or V(-) for the primary.
-        type: str
-        required: true
-      host:
-        description:
-          - Address or host name to connect to, on the managed host. An IPv6 address may be written in brackets.
-        type: str
-        required: true
-      port:
-        description: TCP port.
-        type: int
-        required: true
-      expect:
-        description:
-          - V(banner) - the server must greet with C(220) (an SMTP server, not in TLS wrapper mode).
-          - V(connect) - the connection must be accepted.
-        type: str
-        choices: [banner, connect]
-        default: banner
-  replace_probes:
-    description:
-      - Instances (selected as in O(probes[].instance)) whose derived endpoints are not probed; only their O(probes) are.
-      - An instance listed here with no O(probes) only has to run. Its configuration is still read for RV(hazards), and
-        what cannot be told about it no longer fails the check.
-    type: list
-    elements: str
-    default: []
   timeout:
     description:
       - Seconds that every probe has, from the moment the probes start.
@@ -328,43 +278,12 @@ instances:
           type: float
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import LocalHealthHost, check
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import HEALTH
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "probes": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "instance": {"type": "str", "required": True},
-                    "host": {"type": "str", "required": True},
-                    "port": {"type": "int", "required": True},
-                    "expect": {"type": "str", "choices": ["banner", "connect"], "default": "banner"},
-                },
-            },
-            "replace_probes": {"type": "list", "elements": "str", "default": []},
-            "timeout": {"type": "float", "default": 30.0},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        result = check(LocalHealthHost(), module.params["probes"], module.params["replace_probes"], module.params["timeout"])
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result["problems"] + result["hazards"]:
-        module.warn(warning)
-    if result["failures"]:
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run(HEALTH)
 
 
 if __name__ == "__main__":

@@ -242,42 +242,13 @@ action:
   sample: create
   choices: [none, create, import, update, repair, destroy, deport]
 instance:
-  description: The instance after the change (for a destroyed one, as it was).
+  description:
+    - The instance after the change (for a destroyed one, as it was).
+    - "The keys are those of RV(mailops.postfix_multi.postfix_instance_info#module:instances) that describe an instance:
+      C(name), C(group), C(enabled), C(primary), C(config_directory), C(queue_directory) and C(data_directory);
+      and C(state), V(present), V(absent) or V(deported)."
   returned: success
   type: dict
-  contains:
-    name:
-      description: Instance name, or null for a nameless instance.
-      type: str
-      sample: postfix-out
-    group:
-      description: Instance group, or null.
-      type: str
-      sample: mta
-    enabled:
-      description: Whether C(postfix start) starts it.
-      type: bool
-      sample: true
-    primary:
-      description: Whether this is the primary instance.
-      type: bool
-      sample: false
-    config_directory:
-      description: Configuration directory.
-      type: str
-      sample: /etc/postfix-out
-    queue_directory:
-      description: Queue directory.
-      type: str
-      sample: /var/spool/postfix-out
-    data_directory:
-      description: Data directory.
-      type: str
-      sample: /var/lib/postfix-out
-    state:
-      description: V(present), V(absent) or V(deported).
-      type: str
-      sample: present
   sample:
     name: postfix-out
     group: mta
@@ -356,47 +327,12 @@ diff:
       after: "name: postfix-out\n"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INSTANCE
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str"},
-            "config_directory": {"type": "path"},
-            "queue_directory": {"type": "path"},
-            "data_directory": {"type": "path"},
-            "group": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent", "deported"], "default": "present"},
-            "enabled": {"type": "bool"},
-            "position": {"type": "str", "choices": ["first", "last"]},
-            "before": {"type": "str"},
-            "before_group": {"type": "str"},
-            "force": {"type": "bool", "default": False},
-            "parameters": {"type": "dict"},
-            "absent_parameters": {"type": "list", "elements": "str"},
-            "exclusive": {"type": "bool", "default": False},
-            "master": {"type": "list", "elements": "dict"},
-            "validate": {"type": "bool", "default": True},
-            "initialise": {"type": "bool", "default": False},
-        },
-        required_one_of=[["name", "config_directory"]],
-        mutually_exclusive=[["position", "before", "before_group"]],
-        supports_check_mode=True,
-    )
-    try:
-        result = manage_instance(module.params, check_mode=module.check_mode, want_diff=module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run(INSTANCE)
 
 
 if __name__ == "__main__":

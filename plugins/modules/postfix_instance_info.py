@@ -23,32 +23,8 @@ extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._attributes.idempotent
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module never changes anything, so it runs the same way in check mode.
-  diff_mode:
-    support: none
-    details:
-      - The module never changes anything.
-  idempotent:
-    support: full
-options:
-  name:
-    description:
-      - Only the instance selected by this name, as C(postmulti -i) selects it.
-      - "A full name (V(postfix-out)), the name without C(postfix-) (V(out)), a configuration directory
-        (V(/etc/postfix-out); the only way to select a nameless instance), or V(-) for the primary."
-      - Mutually exclusive with O(group).
-    type: str
-    version_added: 1.0.0
-  group:
-    description:
-      - Only the instances of this group (C(multi_instance_group)), as C(postmulti -g) selects them.
-      - Mutually exclusive with O(name).
-    type: str
-    version_added: 1.0.0
+  - mailops.postfix_multi._attributes.info_module
+  - mailops.postfix_multi._selection
 requirements:
   - Postfix on the managed host. The module runs C(postconf -d) and, per instance, C(postfix -c DIR status).
 notes:
@@ -218,32 +194,12 @@ problems:
   sample: ["Failed to obtain all required /etc/postfix-in/main.cf parameters: /etc/postfix-in/main.cf does not exist"]
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import gather
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import INFO
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str"},
-            "group": {"type": "str"},
-        },
-        mutually_exclusive=[["name", "group"]],
-        supports_check_mode=True,
-    )
-    try:
-        result = gather(LocalFacts(), name=module.params["name"], group=module.params["group"])
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for problem in result["problems"]:
-        module.warn(problem)
-    module.exit_json(**result)
+    run(INFO)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ description:
     is written (unknown type, bad flags, wakeup or process limit, unbalanced braces, C(-o) values that are not
     C(name=value), an inet service marked private, option clusters such as C(-ofoo=bar) that postconf splits differently
     from the daemons).
+  - A wrong value of O(private), O(unprivileged), O(chroot), O(wakeup), O(maxproc) or O(command) fails the task before
+    anything is read from the host (also with O(state=absent)); so do an invalid O(service) name and, for an C(inet)
+    entry, O(private=y) or O(private=-).
   - With O(validate=true) (the default) the new C(master.cf) is first checked on a private copy of the configuration
     directory (with its own scratch queue and data directories, so the live queue is never touched) with
     C(postconf -c COPY -M), C(postconf -c COPY -n) and C(postfix -c COPY check). If Postfix refuses it, the task fails
@@ -71,36 +74,53 @@ options:
     version_added: 1.0.0
   private:
     description:
-      - Whether the service is private (third column), V(y), V(n) or V(-) (the default, V(y)); a boolean is accepted.
+      - Whether the service is private (third column), V(y), V(n) or V(-) (the default, which means V(y)).
+      - V(true) and V(false) are accepted for V(y) and V(n). Any other value fails the task before anything is read from
+        the host.
       - An C(inet) service cannot be private, and V(-) means V(y) there, so an C(inet) entry needs V(n) (V(false));
         Postfix's C(master) refuses to start otherwise, which C(postconf -M) and C(postfix check) do not detect; this module
         refuses it before anything is written.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
-    type: raw
+    type: str
+    choices: ['y', 'n', '-']
     version_added: 1.0.0
   unprivileged:
     description:
-      - Whether the service runs as the mail owner (fourth column), V(y), V(n) or V(-); a boolean is accepted.
+      - Whether the service runs as the mail owner (fourth column, V(n) runs it as root), V(y), V(n) or V(-) (the default,
+        which means V(y)).
+      - V(true) and V(false) are accepted for V(y) and V(n), as for O(private).
       - Omitted, an existing entry keeps its value and a new one gets V(-).
-    type: raw
+    type: str
+    choices: ['y', 'n', '-']
     version_added: 1.0.0
   chroot:
     description:
-      - Whether the service runs chrooted to the queue directory (fifth column), V(y), V(n) or V(-); a boolean is accepted.
+      - Whether the service runs chrooted to the queue directory (fifth column), V(y), V(n) or V(-) (the default).
+      - V(-) means V(n) when the instance's C(compatibility_level) is 1 or more (as in the C(main.cf) files that Debian's
+        packages and C(postmulti) write), and V(y) at the backwards-compatible level 0, which is also Postfix's default
+        when C(main.cf) does not set C(compatibility_level) (master(5) gives V(n) as the default since Postfix 3.0).
+        Give V(y) or V(n) to be independent of it.
+      - V(true) and V(false) are accepted for V(y) and V(n), as for O(private).
       - Omitted, an existing entry keeps its value and a new one gets V(-).
-    type: raw
+    type: str
+    choices: ['y', 'n', '-']
     version_added: 1.0.0
   wakeup:
     description:
-      - Wake-up time in seconds (sixth column), optionally followed by V(?) (wake up only after first use), or V(-).
+      - Wake-up time in seconds (sixth column), optionally followed by V(?) (no wake-up before the service is first used),
+        for example V(60) or V(300?); or V(-) (the default, which means V(0), never woken up).
+      - A number up to 2147483647, as an integer or a string. Any other value fails the task before anything is read
+        from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
-    type: raw
+    type: str
     version_added: 1.0.0
   maxproc:
     description:
-      - Process limit (seventh column), a number (V(0) means no limit) or V(-) (C(default_process_limit)).
+      - Process limit (seventh column), a number up to 2147483647 (V(0) means no limit), as an integer or a string, or
+        V(-) (the default, C(default_process_limit)).
+      - Any other value fails the task before anything is read from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
-    type: raw
+    type: str
     version_added: 1.0.0
   command:
     description:
@@ -304,39 +324,12 @@ diff:
     after: "smtp      inet  n       -       y       -       -       smtpd\nsubmission inet n       -       y       -       -       smtpd\n"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import manage_master
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import MASTER
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "instance": {"type": "str", "default": "-"},
-            "service": {"type": "str", "required": True},
-            "type": {"type": "str", "required": True, "choices": ["inet", "unix", "unix-dgram", "fifo", "pass"]},
-            "private": {"type": "raw"},
-            "unprivileged": {"type": "raw"},
-            "chroot": {"type": "raw"},
-            "wakeup": {"type": "raw"},
-            "maxproc": {"type": "raw"},
-            "command": {"type": "raw"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "validate": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        result = manage_master(module.params, check_mode=module.check_mode, want_diff=module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run(MASTER)
 
 
 if __name__ == "__main__":

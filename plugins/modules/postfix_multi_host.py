@@ -33,6 +33,8 @@ author:
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.idempotent
+  - mailops.postfix_multi._design
+  - mailops.postfix_multi._probes
 attributes:
   check_mode:
     support: full
@@ -65,79 +67,6 @@ options:
     choices: [merged, replaced, overridden, gathered]
     default: merged
     version_added: 1.0.0
-  instances:
-    description:
-      - The declared secondary instances, as the role's C(postfix_multi_instances), in start order.
-    type: list
-    elements: dict
-    default: []
-    version_added: 1.0.0
-    suboptions:
-      name:
-        description: Instance name, starting with V(postfix-).
-        type: str
-        required: true
-      group:
-        description: Instance group; omit to leave it alone, V('') to clear it.
-        type: str
-      enabled:
-        description: Whether the instance should be enabled (and running, see O(start)).
-        type: bool
-        default: true
-      state:
-        description: V(present), V(absent) (destroyed) or V(deported).
-        type: str
-        choices: [present, absent, deported]
-        default: present
-      config_directory:
-        description: Configuration directory; default the sibling of the primary's named after O(instances[].name).
-        type: path
-      queue_directory:
-        description: Queue directory of a new instance.
-        type: path
-      data_directory:
-        description: Data directory of a new instance.
-        type: path
-      position:
-        description: Where a new instance goes in the start order.
-        type: str
-        choices: [first, last]
-      before:
-        description: Put a new instance just before this secondary instance.
-        type: str
-      before_group:
-        description: Put a new instance just before the first instance of this group.
-        type: str
-      parameters:
-        description: C(main.cf) parameters, as M(mailops.postfix_multi.postfix_config) takes them.
-        type: dict
-        default: {}
-      absent_parameters:
-        description: C(main.cf) parameters that must not be set.
-        type: list
-        elements: str
-        default: []
-      exclusive:
-        description:
-          - Whether every other parameter is to be removed (as M(mailops.postfix_multi.postfix_config) does).
-          - Default V(false), and V(true) with O(state=replaced).
-        type: bool
-      master:
-        description: C(master.cf) entries, as M(mailops.postfix_multi.postfix_master) takes them.
-        type: list
-        elements: dict
-        default: []
-  primary_parameters:
-    description: C(main.cf) parameters of the primary instance.
-    type: dict
-    default: {}
-    version_added: 1.0.0
-  primary_absent_parameters:
-    description: C(main.cf) parameters the primary instance must not set.
-    type: list
-    elements: str
-    default: []
-    version_added: 1.0.0
   start:
     description:
       - Whether the primary and the declared enabled instances should run (they are started if they do not) and, where
@@ -166,36 +95,6 @@ options:
         M(mailops.postfix_multi.postfix_health) checks it; the task fails when one does not (RV(health)).
     type: bool
     default: false
-    version_added: 1.0.0
-  probes:
-    description: Extra endpoints to probe, as M(mailops.postfix_multi.postfix_health) takes them.
-    type: list
-    elements: dict
-    default: []
-    version_added: 1.0.0
-    suboptions:
-      instance:
-        description: Instance the endpoint belongs to.
-        type: str
-        required: true
-      host:
-        description: Address to connect to.
-        type: str
-        required: true
-      port:
-        description: TCP port.
-        type: int
-        required: true
-      expect:
-        description: V(banner) waits for a C(220) SMTP greeting, V(connect) only for the connection.
-        type: str
-        choices: [banner, connect]
-        default: banner
-  replace_probes:
-    description: Instances whose probes are only those in O(probes) (none derived from C(master.cf)).
-    type: list
-    elements: str
-    default: []
     version_added: 1.0.0
   probe_timeout:
     description: Seconds the probes may take in all.
@@ -320,26 +219,12 @@ msg:
   sample: "created postfix-out; started postfix-out"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import ARGUMENT_SPEC, converge
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import HOST
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = converge(module.params, check_mode=module.check_mode, want_diff=module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run(HOST)
 
 
 if __name__ == "__main__":

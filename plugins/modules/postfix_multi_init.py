@@ -80,22 +80,12 @@ diff:
       after: "inet_protocols = all\nmulti_instance_enable = yes\nmulti_instance_wrapper = ${command_directory}/postmulti -p --\n"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_init
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INIT
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    try:
-        result = manage_init(check_mode=module.check_mode, want_diff=module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    module.exit_json(**result)
+    run(INIT)
 
 
 if __name__ == "__main__":

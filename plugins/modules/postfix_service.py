@@ -354,39 +354,12 @@ msg:
   sample: ran start for postfix-out
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import STATES, manage_service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import SERVICE
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "choices": list(STATES)},
-            "command": {"type": "list", "elements": "str"},
-            "name": {"type": "str"},
-            "group": {"type": "str"},
-            "reverse": {"type": "bool", "default": False},
-            "use": {"type": "str", "choices": ["auto", "postmulti", "systemd"], "default": "auto"},
-            "enabled": {"type": "bool"},
-        },
-        required_one_of=[["state", "command", "enabled"]],
-        mutually_exclusive=[["state", "command"], ["name", "group"]],
-        supports_check_mode=True,
-    )
-    try:
-        result = manage_service(module.params, check_mode=module.check_mode)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run(SERVICE)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,90 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This doc fragment is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The declared design of a host, in the schema of the multi_instance role's variables
+    # (postfix_multi_host converges to it, postfix_drift_info compares with it).
+    DOCUMENTATION = r"""
+options:
+  instances:
+    description:
+      - The declared secondary instances, as the role's C(postfix_multi_instances), in start order.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.0.0
+    suboptions:
+      name:
+        description: Instance name, starting with V(postfix-).
+        type: str
+        required: true
+      group:
+        description: Instance group; omit to leave it alone, V('') to clear it.
+        type: str
+      enabled:
+        description: Whether the instance should be enabled (and running, see O(start)).
+        type: bool
+        default: true
+      state:
+        description: V(present), V(absent) (destroyed) or V(deported).
+        type: str
+        choices: [present, absent, deported]
+        default: present
+      config_directory:
+        description: Configuration directory; default the sibling of the primary's named after O(instances[].name).
+        type: path
+      queue_directory:
+        description: Queue directory of a new instance.
+        type: path
+      data_directory:
+        description: Data directory of a new instance.
+        type: path
+      position:
+        description: Where a new instance goes in the start order.
+        type: str
+        choices: [first, last]
+      before:
+        description: Put a new instance just before this secondary instance.
+        type: str
+      before_group:
+        description: Put a new instance just before the first instance of this group.
+        type: str
+      parameters:
+        description: C(main.cf) parameters, as M(mailops.postfix_multi.postfix_config) takes them.
+        type: dict
+        default: {}
+      absent_parameters:
+        description: C(main.cf) parameters that must not be set.
+        type: list
+        elements: str
+        default: []
+      exclusive:
+        description:
+          - Whether every other parameter is to be removed (as M(mailops.postfix_multi.postfix_config) does).
+          - Default V(false); with M(mailops.postfix_multi.postfix_multi_host) and its O(mailops.postfix_multi.postfix_multi_host#module:state=replaced),
+            V(true).
+        type: bool
+      master:
+        description: C(master.cf) entries, as M(mailops.postfix_multi.postfix_master) takes them.
+        type: list
+        elements: dict
+        default: []
+  primary_parameters:
+    description: C(main.cf) parameters of the primary instance.
+    type: dict
+    default: {}
+    version_added: 1.0.0
+  primary_absent_parameters:
+    description: C(main.cf) parameters the primary instance must not set.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.0.0
+"""

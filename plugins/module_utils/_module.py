@@ -1,0 +1,43 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the collection. It can have breaking changes at any time.
+# Do not use it from other collections or roles.
+
+"""The one runner of every module: arguments in, a result or a failure out.
+
+The only module_utils file that imports ``AnsibleModule``. A module names its ``Interface``
+(see _interface.py: the keyword arguments of ``AnsibleModule`` and an operation of the pure
+layers) and ``run`` does the rest the same way for all of them:
+
+- the operation's ``PostfixMultiError`` becomes a failure with its message and structured
+  details; any other exception a failure that says it was unexpected, with the traceback;
+- ``warnings`` in the result are handed to Ansible as warnings;
+- a result with ``failed: true`` (a health gate that did not pass, a service step that failed)
+  fails the task with the whole result, so that it can still be registered and read.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
+
+
+def run(interface: Interface) -> None:
+    """Run ``interface`` as the module of this process (exits through ``exit_json``/``fail_json``)."""
+    module = AnsibleModule(supports_check_mode=True, **interface.spec)
+    try:
+        result = interface.operation(module.params, module.check_mode, module._diff)
+    except PostfixMultiError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -1,0 +1,132 @@
+# Copyright (c) 2026, mailops.postfix_multi contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The module runner, run as Ansible runs a module: arguments in, one JSON document out, an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import typing as t
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import HOST
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INIT, INSTANCE
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import SERVICE
+
+
+@contextlib.contextmanager
+def module_args(args: dict[str, t.Any]) -> t.Iterator[None]:
+    """The arguments a module process reads (ansible-core 2.19's helper, or what 2.17 reads)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        saved = getattr(basic, "_ANSIBLE_ARGS", None)
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()  # type: ignore[attr-defined,unused-ignore]
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved  # type: ignore[attr-defined,unused-ignore]
+    else:
+        with patch_module_args(args):
+            yield
+
+
+def outcome(interface: Interface, args: dict[str, t.Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, t.Any]]:
+    with module_args(args), pytest.raises(SystemExit) as exited:
+        run(interface)
+    return int(exited.value.code or 0), json.loads(capsys.readouterr().out)
+
+
+CORE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
+
+
+def warnings(out: dict[str, t.Any]) -> list[str]:
+    """The warnings' texts (ansible-core 2.19 returns each as a structured event)."""
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in out.get("warnings", [])]
+
+
+SPEC = {"argument_spec": {"name": {"type": "str", "required": True}, "level": {"type": "int", "default": 1}}}
+
+
+def test_a_result_is_returned_with_its_warnings(capsys):
+    seen = []
+
+    def operation(params, check_mode, want_diff):
+        seen.append((dict(params), check_mode, want_diff))
+        return {"changed": True, "msg": "done", "warnings": ["look at this"]}
+
+    rc, out = outcome(Interface(SPEC, operation), {"name": "x", "_ansible_check_mode": True, "_ansible_diff": True}, capsys)
+    assert rc == 0
+    assert seen == [({"name": "x", "level": 1}, True, True)]
+    assert out["changed"] is True and out["msg"] == "done"
+    assert warnings(out) == ["look at this"]
+
+
+def test_an_operators_error_fails_with_its_message_and_details(capsys):
+    def operation(params, check_mode, want_diff):
+        raise PostfixMultiError("postfix check says: fatal: bad value", rc=1, command=["postfix", "check"])
+
+    rc, out = outcome(Interface(SPEC, operation), {"name": "x"}, capsys)
+    assert rc == 1
+    assert out["failed"] is True
+    assert out["msg"] == "postfix check says: fatal: bad value"
+    assert out["rc"] == 1 and out["command"] == ["postfix", "check"]
+    assert "exception" not in out
+
+
+def test_an_unexpected_error_says_so_with_the_traceback(capsys):
+    def operation(params, check_mode, want_diff):
+        return {}["missing"]
+
+    rc, out = outcome(Interface(SPEC, operation), {"name": "x"}, capsys)
+    assert rc == 1
+    assert out["msg"] == "unexpected error: 'missing'"
+    if CORE < (2, 19):  # later ones show the traceback only where tracebacks are asked for (DISPLAY_TRACEBACK)
+        assert "KeyError" in out["exception"]
+
+
+def test_a_failed_result_fails_the_task_and_keeps_the_result(capsys):
+    def operation(params, check_mode, want_diff):
+        return {"changed": True, "failed": True, "msg": "health gate: postfix-out does not answer", "health": {"passed": False}}
+
+    rc, out = outcome(Interface(SPEC, operation), {"name": "x"}, capsys)
+    assert rc == 1
+    assert out["failed"] is True and out["changed"] is True
+    assert out["health"] == {"passed": False}
+
+
+def test_bad_arguments_fail_before_the_operation_runs(capsys):
+    def operation(params, check_mode, want_diff):  # pragma: no cover - must not run
+        raise AssertionError("the operation ran")
+
+    rc, out = outcome(Interface(SPEC, operation), {"level": "many"}, capsys)
+    assert rc == 1
+    assert out["msg"] == "missing required arguments: name"
+    rc, out = outcome(Interface(SPEC, operation), {"name": "x", "level": "many"}, capsys)
+    assert rc == 1
+    assert "level" in out["msg"] and "int" in out["msg"], out["msg"]
+
+
+@pytest.mark.parametrize(
+    ("interface", "args", "expected"),
+    [
+        (INSTANCE, {"state": "present"}, "one of the following is required: name, config_directory"),
+        (INSTANCE, {"name": "postfix-a", "position": "first", "before": "postfix-b"}, "parameters are mutually exclusive: position|before|before_group"),
+        (SERVICE, {"name": "postfix-a"}, "one of the following is required: state, command, enabled"),
+        (SERVICE, {"state": "started", "command": ["flush"]}, "parameters are mutually exclusive: state|command"),
+        (HOST, {"state": "rendered"}, "value of state must be one of: merged, replaced, overridden, gathered, got: rendered"),
+        (INIT, {"anything": 1}, "Unsupported parameters"),
+    ],
+)
+def test_the_modules_constraints_are_enforced(interface, args, expected, capsys):
+    """The interfaces the module files hand to the runner: Ansible refuses what they refuse, before
+    the host is looked at."""
+    rc, out = outcome(interface, args, capsys)
+    assert rc == 1
+    assert expected in out["msg"], out["msg"]
