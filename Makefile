@@ -3,7 +3,8 @@
 #   make test         everything CI runs (.ci/run): deps, venv, lint, sanity, units, integration
 #   make deps         Debian packages (tools/apt-deps; needs root)
 #   make venv         .venv with the pinned toolchain (requirements/test-$(CORE).txt)
-#   make lint         ruff, ruff format, mypy, yamllint, ansible-lint, antsibull-changelog lint
+#   make lint         ruff, ruff format, vermin (target Python), mypy, yamllint, ansible-lint,
+#                     antsibull-changelog lint
 #   make sanity       ansible-test sanity on a copy of the collection under .build/sanity
 #   make units        pytest tests/unit
 #   make lab          build the lab's base roots of Debian 11, 12 and 13 at once (cached; needs root)
@@ -15,13 +16,22 @@
 #                     (.build/docs/build/html), failing on any warning
 #   make release      ansible-galaxy collection build (.build/release/*.tar.gz), its contents,
 #                     galaxy-importer on it, and the installed tarball run from a clean collections path
+#   make ee           the execution environment metadata (meta/execution-environment.yml, bindep.txt,
+#                     requirements.txt) as ansible-builder reads it from the built tarball (tools/ee-check)
 #   make core217      tests/unit and one integration smoke test on ansible-core 2.17 (.venv-2.17)
+#   make core-newest  the newest ansible-core (2.21, requirements/test-2.21.txt), which needs a controller
+#                     Python >= 3.12, in a throw-away clone of the Debian 13 lab root (Python 3.13): tests/unit,
+#                     ansible-test sanity and the smoke playbook tests/integration/core-newest/smoke.yml
+#                     (tools/core-newest; needs root; its venv and packages cached in .build/core-newest)
+#   make sanity-py39  ansible-test sanity's per-Python tests (compile, import) on Python 3.9, the Debian 11
+#                     lab root's python3.9 run from this machine (tools/sanity-py39; needs root)
 #   make changelog    regenerate CHANGELOG.md (a preview of the coming release, see tools/changelog-preview)
 #   make molecule     the Molecule scenarios in extensions/molecule on throw-away lab hosts (needs root)
 #   make demo         a lab of 3 booted hosts (Debian 11, 12, 13; systemd, ssh), the example design
 #                     rolled out, the status table (needs root; DEMO_BOOT=no: chroot hosts instead)
 #   make demo-clean   stop and remove the demo lab
 #   make lock         regenerate requirements/test-$(CORE).txt from requirements/test-$(CORE).in
+#   make lock-newest  the same for requirements/test-2.21.txt, with pip run inside the Debian 13 lab root
 #
 # Each target fails on the first error. `make test` runs them in this order and ends
 # with a summary.
@@ -56,7 +66,7 @@ GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSIO
 PIP_NOISE := is ignored: it is neither a file nor a directory
 RUFF_PATHS = $(wildcard plugins tests tools benchmarks)
 PYTEST_ARGS ?=
-GATES := lint sanity units integration releases docs release core217 molecule
+GATES := lint sanity sanity-py39 units integration releases docs release ee core217 core-newest molecule
 # The Debian releases the lab hosts run (tools/lab), and the ones every platform claim rests on.
 RELEASES := bullseye,bookworm,trixie
 # Besides Debian 12 (the whole suite), the life-cycle differential against the real postmulti and
@@ -143,6 +153,11 @@ collection-link:
 lint: venv collection-link
 	ruff check $(RUFF_PATHS)
 	ruff format --check $(RUFF_PATHS)
+	@# Modules and module_utils run on the managed hosts: they may need no Python newer than the
+	@# oldest target Python of requires_ansible's ansible-core (2.17: 3.7). Annotations are not
+	@# evaluated there (from __future__ import annotations); a `# novermin` line is excluded.
+	vermin --no-config-file --target=3.7- --violations --no-tips --no-eval-annotations --no-make-paths-absolute \
+	    plugins/modules plugins/module_utils
 	@# mypy names files by their path through the .build symlink; print them repo-relative.
 	mypy | sed 's#^$(LINK)/##'
 	yamllint --strict .
@@ -248,10 +263,31 @@ release: venv venv-release collection-link stage
 	PATH=$(REL_BIN):$$PATH tools/galaxy-import $(TARBALL) .build/release/importer
 	MAILOPS_RELEASE_TARBALL=$(CURDIR)/$(TARBALL) pytest tests/release $(PYTEST_ARGS)
 
+# Execution environments: ansible-builder (its own venv, .build/ee-venv, from requirements/ee.txt)
+# writes a build context for the built tarball; its collection install and introspection must find
+# exactly what meta/execution-environment.yml declares. No container runtime needed.
+.PHONY: ee
+ee:
+	PYTHON=$(PYTHON) tools/ee-check
+
 core217: venv-$(CORE_MIN) collection-link
 	$(MIN_VENV)/bin/python -c 'import ansible.release as r; print("core217: ansible-core", r.__version__)'
 	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest tests/unit -n 2 $(PYTEST_ARGS)
 	$(CURDIR)/$(MIN_VENV)/bin/python -m pytest $(MIN_SMOKE) $(PYTEST_ARGS)
+
+# The newest ansible-core series: its controller needs Python >= 3.12, which this Debian 12 machine
+# lacks, so tools/core-newest runs units, sanity and a smoke playbook in a clone of the Debian 13 root.
+CORE_NEWEST := 2.21
+.PHONY: core-newest sanity-py39 lock-newest
+core-newest:
+	CORE_NEWEST=$(CORE_NEWEST) PYTEST_ARGS="$(PYTEST_ARGS)" tools/core-newest run
+
+# compile and import, the sanity tests that depend on the target Python, on Debian 11's Python 3.9.
+sanity-py39: venv
+	BIN=$(BIN) tools/sanity-py39
+
+lock-newest:
+	CORE_NEWEST=$(CORE_NEWEST) tools/core-newest lock
 
 # The Molecule scenarios (extensions/molecule/*): lab hosts made and removed by each scenario.
 # Each scenario's outcome goes into the test matrix, once per release its hosts run.
