@@ -9,8 +9,8 @@
 
 The same plan serves check mode (report it), diff (its before/after texts) and apply
 (``_apply.apply_plan``). Planning only reads: it asks a ``Facts`` object about the host.
-The end state of each plan is the one ``postmulti -e ...`` would leave (postmulti-spec
-section 5), with the improvements of section 8: idempotence, refusal of conflicting or
+The end state of each plan is the one ``postmulti -e ...`` would leave (postmulti(1) and the
+postmulti-script it runs), and beyond postmulti: idempotence, refusal of conflicting or
 dangerous requests before anything is touched, and no silent overwrite of files.
 """
 

@@ -7,7 +7,7 @@
 
 """The instance registry: the primary plus every directory in ``multi_instance_directories``.
 
-Built the way postmulti builds its instance list (postmulti-spec sections 1, 2, 4): the
+Built the way postmulti builds its instance list (postmulti(1); src/postmulti/postmulti.c): the
 primary first, then the secondaries in list order; each instance's name, group, enable
 flag and queue/data directories are read from its own main.cf with ``$name`` expansion.
 Unlike postmulti, a broken secondary does not abort loading: it is recorded in
@@ -67,7 +67,7 @@ def _is_safe(text: str) -> bool:
 
 
 def validate_instance_name(name: str) -> None:
-    """Apply postmulti's rules for a new instance name (spec 4.2); ``''`` means nameless."""
+    """Apply postmulti's rules for a new instance name (postmulti(1), -I); ``''`` means nameless."""
     if name == "":
         return
     if not _is_safe(name):
@@ -79,7 +79,7 @@ def validate_instance_name(name: str) -> None:
 
 
 def validate_group(group: str) -> None:
-    """Apply postmulti's rules for a group name (spec 4.2); ``''`` means no group."""
+    """Apply postmulti's rules for a group name (postmulti(1), -G); ``''`` means no group."""
     if group and not _is_safe(group):
         raise PostfixMultiError(f"Unsafe characters in group '{group}' (allowed: letters, digits and {_SAFE_PUNCT})")
 
@@ -123,7 +123,7 @@ class Instance:
         return self.name or self.config_directory
 
     def matches(self, selector: str) -> bool:
-        """postmulti ``-i`` matching (spec 4.1): path, name, short name, ``-`` for the primary."""
+        """postmulti ``-i`` matching (postmulti(1)): path, name, short name, ``-`` for the primary."""
         if selector == "-" and self.primary:
             return True
         if selector.startswith("/") or not self.name:
@@ -346,7 +346,7 @@ class Registry:
         return index
 
     def conflicts(self, resolve: Resolver = identity) -> list[str]:
-        """postmulti's uniqueness rule (spec 2.1), comparing normal/resolved paths as well."""
+        """postmulti's uniqueness rule (no two instances share a name or a config, queue or data directory: postmulti.c), by normal and resolved paths."""
         index: dict[tuple[str, str], tuple[str, str, str]] = {}
         problems: list[str] = []
         for value, owner, param in self.claims():
@@ -361,7 +361,7 @@ class Registry:
         return problems
 
     def check_new(self, candidate: Instance, resolve: Resolver = identity, replacing: str | None = None) -> None:
-        """Raise when a new or renamed instance would claim something already owned (spec 2.1, 9.2 #35)."""
+        """Raise when a new or renamed instance would claim something already owned (the same rule postmulti -e create applies)."""
         owner = candidate.config_directory
         if candidate.queue_directory and same_directory(candidate.queue_directory, candidate.data_directory, resolve):
             raise PostfixMultiError(

@@ -9,7 +9,7 @@
 
 Planning is pure (:func:`plan`): given the selected instances, which of them run, and the
 command classes of the primary ``main.cf``, it returns the steps in postmulti's order
-(postmulti-spec 6.2):
+(postmulti(1), iterator mode; postmulti.c):
 
 * start class: list order; a disabled instance gets ``check`` instead of the start command;
 * stop class: reverse order; disabled instances are skipped;

@@ -16,16 +16,16 @@ The live files are never touched. The copy lives in a new private temporary dire
 2. the copy's ``main.cf`` gets ``queue_directory`` and ``data_directory`` pointing at empty
    scratch directories next to it. ``postfix check`` creates missing queue subdirectories
    and runs ``postsuper`` on ``$queue_directory``: without this it would work on the LIVE
-   queue (postfix-traps #6). Lookups written as ``$config_directory/...`` resolve to the
+   queue (postfix-script's check, postfix(1)). Lookups written as ``$config_directory/...`` resolve to the
    copy, which holds the same files;
 3. ``main.cf`` and ``master.cf`` of the copy get an mtime 10 s in the past, so that the
    ``postconf`` calls below (and the ~15 that ``postfix check`` makes) do not each wait
-   1.5 s for a "just changed" file (postfix-traps #5);
+   1.5 s for a "just changed" file (dict_load_file_xt() and load_file() in src/util);
 4. ``postconf -c COPY -n`` must succeed; its warnings (unknown or unused parameters) are
    returned, with the copy's path replaced by the live one;
-5. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postfix-traps #1-#3);
+5. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postconf(1), -M);
 6. ``postfix -c COPY check`` must succeed. It runs under a pseudo-terminal, because Postfix
-   3.7 prints the reason for a failure only to a terminal (postfix-traps #4).
+   3.7 prints the reason for a failure only to a terminal (msg_vstream/msg_syslog: without one, only syslog hears it).
 
 How the copy differs from the live instance, and why that does not change the outcome:
 ``postfix -c DIR`` never hands over to ``multi_instance_wrapper`` (``-c`` forces single-instance

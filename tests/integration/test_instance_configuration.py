@@ -354,7 +354,7 @@ def test_invalid_changes_are_refused_and_nothing_is_touched(mx):
 
 def test_validation_matches_the_live_check_and_spares_the_live_queue(mx):
     """The copy-based check gives the live ``postfix -c DIR check``'s verdict and message, for the
-    primary and a secondary, and creates nothing in the live queue (postfix-traps #6): a missing
+    primary and a secondary, and creates nothing in the live queue (postfix check creates missing queue directories): a missing
     queue subdirectory stays missing, although the live check would create it."""
     for directory in (PRIMARY, OUT):
         queue = "/var/spool/postfix" if directory == PRIMARY else "/var/spool/postfix-out"

@@ -11,10 +11,10 @@ Module tests do the same thing with our modules in ``host`` and compare::
     assert host.state() == expected
 
 Every ``scenario_*`` helper starts from a fresh clone, runs the real commands of a
-common case of postmulti-spec.md §9.6 and returns ``oracle.state()``. The building
+common case of postmulti(1)'s life cycle and returns ``oracle.state()``. The building
 blocks (``postmulti``, ``init``, ``create``...) can be combined for other cases.
 The tests at the end only check that the helpers reproduce the observed behaviour
-(postmulti-observed.md §3/§4); they do not use the collection's modules.
+(what real postmulti printed and left on Debian 12); they do not use the collection's modules.
 """
 
 from __future__ import annotations
@@ -166,16 +166,16 @@ def chroot_copies(host: labhost.Host, queue_directory: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------
-# scenarios (spec §9.6); each returns oracle.state()
+# scenarios (postmulti(1) life cycle); each returns oracle.state()
 # ----------------------------------------------------------------------------
 def scenario_init(oracle: labhost.Host) -> dict:
-    """#65: fresh primary, ``-e init``."""
+    """fresh primary, ``-e init``."""
     init(oracle)
     return state(oracle)
 
 
 def scenario_create(oracle: labhost.Host, name: str = "postfix-out", group: str | None = "mta") -> dict:
-    """#68: init, then ``-e create -I NAME [-G GROUP]``."""
+    """init, then ``-e create -I NAME [-G GROUP]``."""
     init(oracle)
     create(oracle, name=name, group=group)
     return state(oracle)
@@ -189,14 +189,14 @@ NAMELESS_DIRS = {
 
 
 def scenario_create_nameless(oracle: labhost.Host, dirs: dict | None = None) -> dict:
-    """§3.3: init, then a nameless create with explicit directories (no -I/-G)."""
+    """init, then a nameless create with explicit directories (no -I/-G)."""
     init(oracle)
     create(oracle, **(dirs or NAMELESS_DIRS))
     return state(oracle)
 
 
 def scenario_create_explicit_dirs(oracle: labhost.Host, name: str = "postfix-explicit", group: str | None = "mta", base: str = "/srv/explicit") -> dict:
-    """§3.3: init, then a named create with config/queue/data directories under ``base``."""
+    """init, then a named create with config/queue/data directories under ``base``."""
     init(oracle)
     create(oracle, name=name, group=group, config_directory=f"{base}/etc", queue_directory=f"{base}/spool", data_directory=f"{base}/lib")
     return state(oracle)
@@ -211,7 +211,7 @@ def setup_abc(oracle: labhost.Host) -> None:
 
 
 def scenario_placement(oracle: labhost.Host, placement: str, anchor: str | None = None, name: str = "postfix-d", prepared: bool = False) -> dict:
-    """#83/#84/§3.4: after setup_abc(), create NAME with placement
+    """after setup_abc(), create NAME with placement
     ``first`` (-a), ``group`` (-g ANCHOR), ``instance`` (-i ANCHOR) or ``last`` (no option).
     prepared=True: setup_abc() was already done (e.g. oracle forked from a prepared clone)."""
     if not prepared:
@@ -230,7 +230,7 @@ def scenario_placement(oracle: labhost.Host, placement: str, anchor: str | None 
 
 
 def scenario_enable(oracle: labhost.Host, name: str = "postfix-out") -> dict:
-    """§3.8: create NAME, ``-e enable``."""
+    """create NAME, ``-e enable``."""
     init(oracle)
     create(oracle, name=name, group="mta")
     enable(oracle, name)
@@ -238,7 +238,7 @@ def scenario_enable(oracle: labhost.Host, name: str = "postfix-out") -> dict:
 
 
 def scenario_enable_disable(oracle: labhost.Host, name: str = "postfix-out") -> dict:
-    """§3.8: create NAME, enable, disable (leaves ``multi_instance_enable = no``)."""
+    """create NAME, enable, disable (leaves ``multi_instance_enable = no``)."""
     init(oracle)
     create(oracle, name=name, group="mta")
     enable(oracle, name)
@@ -247,7 +247,7 @@ def scenario_enable_disable(oracle: labhost.Host, name: str = "postfix-out") -> 
 
 
 def scenario_assign(oracle: labhost.Host, name: str | None = "postfix-new", group: str | None = "grp", instance: str = "postfix-out") -> dict:
-    """§3.9: create postfix-out (mta), then ``-e assign -i INSTANCE [-I NAME] [-G GROUP]``."""
+    """create postfix-out (mta), then ``-e assign -i INSTANCE [-I NAME] [-G GROUP]``."""
     init(oracle)
     create(oracle, name="postfix-out", group="mta")
     assign(oracle, instance, name=name, group=group)
@@ -255,7 +255,7 @@ def scenario_assign(oracle: labhost.Host, name: str | None = "postfix-new", grou
 
 
 def scenario_deport(oracle: labhost.Host, name: str = "postfix-out") -> dict:
-    """#98: create NAME (disabled, never started), ``-e deport``."""
+    """create NAME (disabled, never started), ``-e deport``."""
     init(oracle)
     create(oracle, name=name, group="mta")
     deport(oracle, name)
@@ -263,7 +263,7 @@ def scenario_deport(oracle: labhost.Host, name: str = "postfix-out") -> dict:
 
 
 def scenario_destroy(oracle: labhost.Host, name: str = "postfix-out") -> dict:
-    """#94: create NAME (disabled, never started), ``-e destroy``: everything removed."""
+    """create NAME (disabled, never started), ``-e destroy``: everything removed."""
     init(oracle)
     create(oracle, name=name, group="mta")
     destroy(oracle, name)

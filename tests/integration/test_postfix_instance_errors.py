@@ -1,7 +1,7 @@
 # Copyright: mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Refusals of mailops.postfix_multi.postfix_instance (postmulti-spec §9.2 and §9.6).
+"""Refusals of mailops.postfix_multi.postfix_instance (what postmulti(1) refuses, and more).
 
 Every case runs in check mode and then applied; both must FAIL with a message that says what is
 wrong (asserted on ``msg``), and the host must be byte-identical afterwards: ``host.state()`` as
@@ -16,7 +16,7 @@ from test_postfix_instance import Step, run_steps, start_instance, stop_instance
 
 
 def test_create_before_init(host):
-    """#67: without postfix_multi_init nothing is created (postmulti: multi_instance_wrapper is empty)."""
+    """without postfix_multi_init nothing is created (postmulti: multi_instance_wrapper is empty)."""
     steps = [
         Step(
             "create before init",
@@ -38,7 +38,7 @@ def queue_mail(host) -> None:
 
 
 def half_instance(host) -> None:
-    """#81: a config directory holding main.cf but no master.cf."""
+    """a config directory holding main.cf but no master.cf."""
     conf = host.path("/etc/postfix-half")
     conf.mkdir(mode=0o755)
     (conf / "main.cf").write_text("# my own main.cf\nmyhostname = half.example\n")
@@ -70,9 +70,9 @@ def remove_prototype(host) -> None:
 
 
 def test_refusals(oracle, new_host):
-    """Bad names (#23-#25), bad directories (#72, #73, #78 and the primary's queue), a name in use (#35),
-    main.cf without master.cf (#81), destroy of the primary (#91), of an enabled instance (#92), of a
-    running one (#93), of one with mail - even with force (#96), and a missing prototype (#80)."""
+    """Bad names, bad directories (relative, the root, another instance's queue and the primary's), a name in use,
+    main.cf without master.cf, destroy of the primary, of an enabled instance, of a
+    running one, of one with mail - even with force, and a missing prototype."""
     op.init(oracle)
     op.create(oracle, name="postfix-out", group="mta")
     op.create(oracle, name="postfix-en")
@@ -82,22 +82,22 @@ def test_refusals(oracle, new_host):
 
     name_rule = r"New instance name must start with 'postfix-' \(got 'out'\); use e\.g\. 'postfix-out'"
     steps = [
-        Step("#23 name without postfix-", {"name": "out"}, fails=name_rule),
-        Step("#24 slash in the name", {"name": "postfix-a/b"}, fails=r"Illegal '/' character in new instance name: 'postfix-a/b'"),
-        Step("#25 space in the name", {"name": "postfix-a b"}, fails=r"Unsafe characters in new instance name: 'postfix-a b' \(allowed: "),
+        Step("name without postfix-", {"name": "out"}, fails=name_rule),
+        Step("slash in the name", {"name": "postfix-a/b"}, fails=r"Illegal '/' character in new instance name: 'postfix-a/b'"),
+        Step("space in the name", {"name": "postfix-a b"}, fails=r"Unsafe characters in new instance name: 'postfix-a b' \(allowed: "),
         Step(
-            "#72 relative config_directory",
+            "relative config_directory",
             {"name": "postfix-rel", "config_directory": "rel/dir"},
             fails=r"config_directory 'rel/dir' is not an absolute path",
         ),
-        Step("#73 config_directory /", {"name": "postfix-root", "config_directory": "/"}, fails=r"config_directory '/' is the root directory"),
+        Step("config_directory /", {"name": "postfix-root", "config_directory": "/"}, fails=r"config_directory '/' is the root directory"),
         Step(
-            "#78 queue directory of another instance",
+            "queue directory of another instance",
             {"name": "postfix-q", "queue_directory": "/var/spool/postfix-out"},
             fails=r"instance /etc/postfix-q, queue_directory=/var/spool/postfix-out conflicts with instance /etc/postfix-out, queue_directory=",
         ),
         Step(
-            "#78 the same queue directory spelled differently (postmulti misses this one)",
+            "the same queue directory spelled differently (postmulti misses this one)",
             {"name": "postfix-q", "queue_directory": "/var/spool//postfix-out/./"},
             fails=r"queue_directory=/var/spool/postfix-out conflicts with instance /etc/postfix-out, queue_directory=",
         ),
@@ -131,28 +131,28 @@ def test_refusals(oracle, new_host):
             fails=r"Cannot destroy instance postfix-dl: its data_directory /var/lib/postfix-dl \(really /var/lib\) is a system directory\. Nothing was changed",
         ),
         Step(
-            "#35 assign a name another instance has",
+            "assign a name another instance has",
             {"config_directory": "/etc/postfix-en", "name": "postfix-out"},
             fails=r"multi_instance_name=postfix-out conflicts with instance /etc/postfix-out, multi_instance_name=postfix-out",
         ),
         Step(
-            "#35 create under a name another instance has",
+            "create under a name another instance has",
             {"config_directory": "/etc/postfix-out2", "name": "postfix-out"},
             fails=r"instance /etc/postfix-out2, multi_instance_name=postfix-out conflicts with instance /etc/postfix-out",
         ),
         Step(
-            "#81 main.cf without master.cf (postmulti would overwrite main.cf)",
+            "main.cf without master.cf (postmulti would overwrite main.cf)",
             {"name": "postfix-half"},
             prepare_host=half_instance,
             fails=r"/etc/postfix-half holds main\.cf but no master\.cf\. postmulti would silently replace it .* this module refuses",
         ),
         Step(
-            "#91 destroy the primary, even with force",
+            "destroy the primary, even with force",
             {"config_directory": "/etc/postfix", "state": "absent", "force": True},
             fails=r"Cannot destroy the primary instance \(/etc/postfix\)",
         ),
         Step(
-            "#92 destroy an enabled instance without force",
+            "destroy an enabled instance without force",
             {"name": "postfix-en", "state": "absent"},
             fails=r"Cannot destroy enabled instance postfix-en: set enabled=false first .* or force=true",
         ),
@@ -162,7 +162,7 @@ def test_refusals(oracle, new_host):
             fails=r"Cannot deport enabled instance postfix-en",
         ),
         Step(
-            "#93 destroy a running (disabled) instance without force",
+            "destroy a running (disabled) instance without force",
             {"name": "postfix-out", "state": "absent"},
             prepare_host=start_instance("/etc/postfix-out"),
             fails=r"Instance postfix-out \(/etc/postfix-out\) is not stopped: stop it first, or set force=true",
@@ -174,14 +174,14 @@ def test_refusals(oracle, new_host):
             cleanup_host=stop_instance("/etc/postfix-out"),
         ),
         Step(
-            "#96 destroy with mail in the queue, even with force",
+            "destroy with mail in the queue, even with force",
             {"name": "postfix-out", "state": "absent", "force": True},
             prepare_host=queue_mail,
             fails=r"Cannot destroy instance postfix-out: its queue /var/spool/postfix-out still holds 2 messages \(deferred: 1, hold: 1\)\. "
             r"This module never deletes mail",
         ),
         Step(
-            "#80 missing main.cf prototype",
+            "missing main.cf prototype",
             {"name": "postfix-new"},
             prepare_host=remove_prototype,
             fails=r"Missing main\.cf prototype: /etc/postfix/main\.cf\.proto",

@@ -25,7 +25,7 @@ def init_twice(oracle) -> None:
 
 
 def test_init(host, oracle):
-    """init on a fresh primary (#65/#66), then init re-enabling a primary disabled with ``postmulti -e disable -i -``."""
+    """init on a fresh primary, then init re-enabling a primary disabled with ``postmulti -e disable -i -``."""
 
     def fresh(_host, state):
         assert WRAPPER in primary_n(state) and "multi_instance_enable = yes" in primary_n(state)

@@ -1,7 +1,7 @@
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Listing, selection, ordering and the ``postmulti -x`` environment (postmulti-spec 4.1, 6.1, 6.3, 9.4, 9.5 #61)."""
+"""Listing, selection, ordering and the ``postmulti -x`` environment (postmulti(1): -l, -i, -g, -x)."""
 
 from __future__ import annotations
 
@@ -50,12 +50,12 @@ def rows(instances: t.Sequence[t.Any]) -> list[tuple[t.Any, ...]]:
     return [(i.name, i.group, i.enabled, i.config_directory) for i in instances]
 
 
-def test_primary_only() -> None:  # 9.4 #46
+def test_primary_only() -> None:
     reg = load(host(primary="readme_directory = no\n"))
     assert rows(select(reg)) == [(None, None, True, "/etc/postfix")]
 
 
-def test_list_order_and_long_names_untruncated() -> None:  # 9.4 #47, 9.3 #37
+def test_list_order_and_long_names_untruncated() -> None:
     reg = load(lab())
     assert rows(select(reg)) == [
         (None, None, True, "/etc/postfix"),
@@ -65,7 +65,7 @@ def test_list_order_and_long_names_untruncated() -> None:  # 9.4 #47, 9.3 #37
     ]
 
 
-def test_reverse_puts_primary_last() -> None:  # 9.4 #48
+def test_reverse_puts_primary_last() -> None:
     reg = load(lab())
     assert [i.config_directory for i in select(reg, reverse=True)] == ["/etc/px", f"/etc/{LONG}", "/etc/postfix-out", "/etc/postfix"]
 
@@ -75,7 +75,7 @@ def test_reverse_with_group() -> None:  # observed 4: -l -R -g mta
     assert [i.name for i in select(reg, group="mta", reverse=True)] == [LONG, "postfix-out"]
 
 
-def test_group_is_complete_not_first_byte() -> None:  # 9.4 #51
+def test_group_is_complete_not_first_byte() -> None:
     reg = load(lab())
     assert {i.group for i in select(reg, group="mta")} == {"mta"}
 
@@ -83,18 +83,18 @@ def test_group_is_complete_not_first_byte() -> None:  # 9.4 #51
 @pytest.mark.parametrize(
     ("selector", "expected"),
     [
-        ("out", ["/etc/postfix-out"]),  # 9.2 #30
+        ("out", ["/etc/postfix-out"]),
         ("postfix-out", ["/etc/postfix-out"]),
         ("/etc/postfix-out", ["/etc/postfix-out"]),
-        ("/etc/px", ["/etc/px"]),  # 9.2 #31
-        ("-", ["/etc/postfix"]),  # 9.2 #32
+        ("/etc/px", ["/etc/px"]),
+        ("-", ["/etc/postfix"]),
     ],
 )
 def test_name_selection(selector: str, expected: list[str]) -> None:
     assert [i.config_directory for i in select(load(lab()), name=selector)] == expected
 
 
-@pytest.mark.parametrize("selector", ["px", "/etc/postfix-out/", "postfix-nosuch"])  # 9.2 #31, #33; 9.4 #49
+@pytest.mark.parametrize("selector", ["px", "/etc/postfix-out/", "postfix-nosuch"])
 def test_unknown_name_fails_with_known_instances(selector: str) -> None:
     with pytest.raises(PostfixMultiError) as err:
         select(load(lab()), name=selector)
@@ -105,14 +105,14 @@ def test_unknown_name_fails_with_known_instances(selector: str) -> None:
     assert "/etc/px (nameless" in msg
 
 
-def test_unknown_group_fails_with_known_groups() -> None:  # 9.2 #34
+def test_unknown_group_fails_with_known_groups() -> None:
     with pytest.raises(PostfixMultiError, match=r"no instance is in group 'mt'; known groups: mta"):
         select(load(lab()), group="mt")
     with pytest.raises(PostfixMultiError, match=r"known groups: none"):
         select(load(host()), group="mta")
 
 
-def test_name_and_group_together_are_refused() -> None:  # 9.1 #7
+def test_name_and_group_together_are_refused() -> None:
     with pytest.raises(PostfixMultiError, match="at most one"):
         select(load(lab()), name="out", group="mta")
 
@@ -122,7 +122,7 @@ def test_enabled_only_keeps_order() -> None:
     assert select(load(lab()), name="/etc/px", enabled_only=True) == []
 
 
-def test_environment_of_nameless_disabled_secondary() -> None:  # 9.5 #61
+def test_environment_of_nameless_disabled_secondary() -> None:
     reg = load(lab())
     env = environment(reg, select(reg, name="/etc/px")[0])
     assert list(env) == list(ENVIRONMENT_KEYS)
@@ -166,7 +166,7 @@ def test_list_instances_takes_config_directory_and_fallbacks() -> None:
     ]
 
 
-def test_list_instances_reports_broken_secondary() -> None:  # 9.3 #39, tolerated
+def test_list_instances_reports_broken_secondary() -> None:  # tolerated
     facts = lab()
     del facts.files["/etc/px/main.cf"]
     instances, problems = list_instances({}, facts.read_text)

@@ -1,7 +1,7 @@
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Path derivation and cleaning (postmulti-spec 5.9, 9.6 #72-#74, #79; postfix-traps 11)."""
+"""Path derivation and cleaning (postmulti-script's default directories, and the system directories refused)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The planner: what each request changes, and what it refuses (postmulti-spec 5, 8, 9.6).
+"""The planner: what each request changes, and what it refuses (postmulti(1) -e).
 
 The end state of each plan is compared with real postmulti in tests/integration; these tests
 pin the decisions (idempotence, placement, refusals) on an in-memory host.
@@ -41,7 +41,7 @@ THREE = [
 ]
 
 
-def test_create_derives_directories_and_builds_main_cf() -> None:  # 9.6 #68
+def test_create_derives_directories_and_builds_main_cf() -> None:
     facts = host()
     p = plan(facts, name="postfix-out", group="mta")
     assert p.action == "create" and p.changed
@@ -64,7 +64,7 @@ def test_create_derives_directories_and_builds_main_cf() -> None:  # 9.6 #68
     assert MainCf.parse(p.primary_write.after).get("multi_instance_directories") == "/etc/postfix-out"  # type: ignore[union-attr]
 
 
-def test_create_then_again_is_a_no_op() -> None:  # 9.6 #69 (postmulti fails; we are idempotent)
+def test_create_then_again_is_a_no_op() -> None:  # postmulti fails; we are idempotent
     facts = host()
     apply(facts, plan(facts, name="postfix-out", group="mta", enabled=True))
     again = plan(facts, name="postfix-out", group="mta", enabled=True)
@@ -76,12 +76,12 @@ def test_create_enabled_writes_enable() -> None:
     assert MainCf.parse(p.instance_writes[0].after).get("multi_instance_enable") == "yes"
 
 
-def test_create_refused_before_init() -> None:  # 9.6 #67
+def test_create_refused_before_init() -> None:
     with pytest.raises(PostfixMultiError, match="multi_instance_wrapper is empty.*postfix_multi_init"):
         plan(host(primary="inet_interfaces = all\n"), name="postfix-a")
 
 
-def test_nameless_needs_directories() -> None:  # 9.6 #70/#71
+def test_nameless_needs_directories() -> None:
     with pytest.raises(PostfixMultiError, match="nameless instance .* give config_directory"):
         plan(host(), name="-")
     with pytest.raises(PostfixMultiError, match="missing queue_directory, data_directory"):
@@ -91,7 +91,7 @@ def test_nameless_needs_directories() -> None:  # 9.6 #70/#71
     assert not main.has("multi_instance_name") and not main.has("multi_instance_group")
 
 
-def test_trailing_slashes_are_stripped() -> None:  # 9.6 #74
+def test_trailing_slashes_are_stripped() -> None:
     p = plan(host(), name="postfix-ts", config_directory="/etc/postfix-ts/", queue_directory="/var/spool/postfix-ts//", data_directory="/var/lib/postfix-ts/")
     assert p.directories == ["/etc/postfix-ts"]
     assert MainCf.parse(p.instance_writes[0].after).get("queue_directory") == "/var/spool/postfix-ts"
@@ -100,8 +100,8 @@ def test_trailing_slashes_are_stripped() -> None:  # 9.6 #74
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({"before_group": "y"}, ["/etc/postfix-a", "/etc/postfix-d", "/etc/postfix-b", "/etc/postfix-c"]),  # 9.6 #83
-        ({"position": "first"}, ["/etc/postfix-d", "/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c"]),  # 9.6 #84
+        ({"before_group": "y"}, ["/etc/postfix-a", "/etc/postfix-d", "/etc/postfix-b", "/etc/postfix-c"]),
+        ({"position": "first"}, ["/etc/postfix-d", "/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c"]),
         ({"position": "last"}, ["/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c", "/etc/postfix-d"]),
         ({}, ["/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c", "/etc/postfix-d"]),
         ({"before": "c"}, ["/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-d", "/etc/postfix-c"]),
@@ -115,12 +115,12 @@ def test_placement(kwargs: dict[str, str], expected: list[str]) -> None:
     assert MainCf.parse(p.primary_write.after).get("multi_instance_directories") == " ".join(expected)  # type: ignore[union-attr]
 
 
-def test_first_without_secondaries_appends() -> None:  # 9.6 #85
+def test_first_without_secondaries_appends() -> None:
     assert plan(host(), name="postfix-d", position="first").directories == ["/etc/postfix-d"]
 
 
 @pytest.mark.parametrize("kwargs", [{"before": "nosuch"}, {"before_group": "nosuch"}, {"before": "-"}])
-def test_placement_anchor_must_exist(kwargs: dict[str, str]) -> None:  # 9.6 #86
+def test_placement_anchor_must_exist(kwargs: dict[str, str]) -> None:
     with pytest.raises(PostfixMultiError, match="No matching secondary instances"):
         plan(host(secondaries=THREE), name="postfix-d", **kwargs)
 
@@ -131,7 +131,7 @@ def test_placement_only_on_insertion() -> None:
     assert not p.changed and "placement options apply only" in p.messages[0]
 
 
-def test_conflicting_queue_is_refused() -> None:  # 9.6 #78
+def test_conflicting_queue_is_refused() -> None:
     with pytest.raises(PostfixMultiError, match="queue_directory=/var/spool/postfix-a conflicts with instance /etc/postfix-a"):
         plan(host(secondaries=THREE), name="postfix-q", queue_directory="/var/spool/postfix-a")
 
@@ -146,17 +146,17 @@ def test_config_directory_of_primary_is_the_primary() -> None:
     assert p.action == "update" and p.after is not None and p.after.primary and p.after.group == "prim"
 
 
-def test_rename_existing_found_by_directory() -> None:  # 9.6 #104 (assign)
+def test_rename_existing_found_by_directory() -> None:  # assign
     facts = host(secondaries=THREE)
     p = plan(facts, config_directory="/etc/postfix-a", name="postfix-aa", group="")
     main = MainCf.parse(p.instance_writes[0].after)
     assert main.get("multi_instance_name") == "postfix-aa"
-    assert main.get("multi_instance_group") == ""  # 9.6 #103: cleared, line kept
+    assert main.get("multi_instance_group") == ""  # cleared, line kept
     apply(facts, p)
     assert not plan(facts, config_directory="/etc/postfix-a", name="postfix-aa", group="").changed
 
 
-def test_rename_to_taken_name_conflicts() -> None:  # 9.2 #35
+def test_rename_to_taken_name_conflicts() -> None:
     with pytest.raises(PostfixMultiError, match="instance /etc/postfix-a, multi_instance_name=postfix-b conflicts with instance /etc/postfix-b"):
         plan(host(secondaries=THREE), config_directory="/etc/postfix-a", name="postfix-b")
 
@@ -166,7 +166,7 @@ def test_never_moves_a_queue() -> None:
         plan(host(secondaries=THREE), name="postfix-a", queue_directory="/srv/elsewhere")
 
 
-def test_enable_disable_idempotent() -> None:  # 9.6 #100
+def test_enable_disable_idempotent() -> None:
     facts = host(secondaries=THREE)
     p = plan(facts, name="postfix-a", enabled=True)
     assert p.action == "update"
@@ -183,7 +183,7 @@ def test_disable_running_warns() -> None:
     assert any("still running" in w for w in p.warnings)
 
 
-def test_import_both_files_renames_and_drops_alternate() -> None:  # 9.6 #82, #89, #90
+def test_import_both_files_renames_and_drops_alternate() -> None:
     facts = host(primary=INITIALISED + "alternate_config_directories = /etc/postfix-imp /etc/other\n")
     facts.write("/etc/postfix-imp/main.cf", secondary_main("postfix-old", queue="/var/spool/postfix-imp", data="/var/lib/postfix-imp"))
     facts.write("/etc/postfix-imp/master.cf", PROTO_MASTER)
@@ -204,21 +204,21 @@ def test_import_without_own_queue_is_refused() -> None:  # observed 3.7 Case B t
         plan(facts, name="postfix-pre3")
 
 
-def test_lone_main_cf_is_not_overwritten() -> None:  # 9.6 #81 (postmulti overwrites it)
+def test_lone_main_cf_is_not_overwritten() -> None:  # postmulti overwrites it
     facts = host()
     facts.write("/etc/postfix-half/main.cf", "myhostname = half.example\n")
     with pytest.raises(PostfixMultiError, match="holds main.cf but no master.cf"):
         plan(facts, name="postfix-half")
 
 
-def test_missing_prototype() -> None:  # 9.6 #80
+def test_missing_prototype() -> None:
     facts = host()
     del facts.files["/etc/postfix/main.cf.proto"]
     with pytest.raises(PostfixMultiError, match="Missing main.cf prototype: /etc/postfix/main.cf.proto"):
         plan(facts, name="postfix-a")
 
 
-def test_destroy_refusals() -> None:  # 9.6 #91-#93, #96
+def test_destroy_refusals() -> None:
     facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", enabled="yes")), ("/etc/postfix-b", secondary_main("postfix-b"))])
     with pytest.raises(PostfixMultiError, match="Cannot destroy the primary instance"):
         plan(facts, config_directory="/etc/postfix", state="absent")
@@ -241,12 +241,12 @@ def test_destroy_force_stops_and_disables() -> None:
     assert MainCf.parse(p.primary_write.after).get("multi_instance_directories") == ""  # type: ignore[union-attr]
 
 
-def test_absent_when_not_registered_is_ok() -> None:  # 9.6 #97 (postmulti fails)
+def test_absent_when_not_registered_is_ok() -> None:  # postmulti fails
     p = plan(host(), name="postfix-nosuch", state="absent")
     assert not p.changed
 
 
-def test_deport_adds_alternate_once() -> None:  # 9.6 #98, #99
+def test_deport_adds_alternate_once() -> None:
     facts = host(secondaries=THREE)
     p = plan(facts, name="postfix-a", state="deported")
     after = MainCf.parse(p.primary_write.after)  # type: ignore[union-attr]
@@ -268,7 +268,7 @@ def test_deport_repairs_broken_entry() -> None:
     assert MainCf.parse(p.primary_write.after).get("multi_instance_directories") == "/etc/postfix-a /etc/postfix-c"  # type: ignore[union-attr]
 
 
-def test_init_plan() -> None:  # 9.6 #65, #66
+def test_init_plan() -> None:
     facts = host(primary="inet_interfaces = all\n")
     write = plan_init(Registry.load(FALLBACK_DEFAULTS, facts.read_text))
     assert write is not None

@@ -1,7 +1,7 @@
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Instance list building, claims, naming and selection (postmulti-spec 2, 4, 9.2, 9.3)."""
+"""Instance list building, claims, naming and selection (postmulti(1): -l, -i, -g, -I, -G)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def load(facts) -> Registry:  # type: ignore[no-untyped-def]
     return Registry.load(FALLBACK_DEFAULTS, facts.read_text)
 
 
-def test_primary_only_is_enabled_even_when_disabled() -> None:  # 9.3 #36
+def test_primary_only_is_enabled_even_when_disabled() -> None:
     facts = host(primary="multi_instance_enable = no\n")
     reg = load(facts)
     assert [i.config_directory for i in reg.instances] == ["/etc/postfix"]
@@ -30,11 +30,11 @@ def test_primary_only_is_enabled_even_when_disabled() -> None:  # 9.3 #36
     assert reg.primary.data_directory == "/var/lib/postfix"
 
 
-def test_list_order_names_groups_flags() -> None:  # 9.3 #37
+def test_list_order_names_groups_flags() -> None:
     facts = host(
         secondaries=[
             ("/etc/postfix-a", secondary_main("postfix-a", "mta", "yes")),
-            ("/etc/postfix-b", secondary_main("postfix-b", None, "YES")),  # 9.3 #41
+            ("/etc/postfix-b", secondary_main("postfix-b", None, "YES")),
             ("/etc/px", secondary_main(None, queue="/var/spool/px", data="/var/lib/px")),
         ]
     )
@@ -51,12 +51,12 @@ def test_list_order_names_groups_flags() -> None:  # 9.3 #37
     ]
 
 
-def test_list_of_commas_only_is_single_instance() -> None:  # 9.3 #38
+def test_list_of_commas_only_is_single_instance() -> None:
     reg = load(host(primary="multi_instance_directories = ,,\nmulti_instance_enable = no\n"))
     assert len(reg.instances) == 1 and reg.primary.enabled
 
 
-def test_missing_secondary_main_cf_is_a_problem_not_a_crash() -> None:  # 9.3 #39
+def test_missing_secondary_main_cf_is_a_problem_not_a_crash() -> None:
     facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a"))])
     del facts.files["/etc/postfix-a/main.cf"]
     reg = load(facts)
@@ -64,12 +64,12 @@ def test_missing_secondary_main_cf_is_a_problem_not_a_crash() -> None:  # 9.3 #3
     assert len(reg.instances) == 1
 
 
-def test_bad_enable_value_is_reported() -> None:  # 9.3 #40
+def test_bad_enable_value_is_reported() -> None:
     reg = load(host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", enabled="true"))]))
     assert reg.broken["/etc/postfix-a"].startswith("Unexpected /etc/postfix-a/main.cf entry: multi_instance_enable = true")
 
 
-def test_shared_queue_conflicts() -> None:  # 9.3 #42
+def test_shared_queue_conflicts() -> None:
     reg = load(
         host(
             secondaries=[
@@ -83,7 +83,7 @@ def test_shared_queue_conflicts() -> None:  # 9.3 #42
     ]
 
 
-def test_secondary_without_queue_directory_conflicts_with_primary() -> None:  # 9.3 #43
+def test_secondary_without_queue_directory_conflicts_with_primary() -> None:
     facts = host(secondaries=[("/etc/postfix-a", "multi_instance_name = postfix-a\ndata_directory = /var/lib/postfix-a\n")])
     reg = load(facts)
     assert reg.problems == [
@@ -91,7 +91,7 @@ def test_secondary_without_queue_directory_conflicts_with_primary() -> None:  # 
     ]
 
 
-def test_same_directory_listed_twice_is_iterated_twice_without_conflict() -> None:  # 9.3 #44
+def test_same_directory_listed_twice_is_iterated_twice_without_conflict() -> None:
     facts = host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a"))])
     facts.files["/etc/postfix/main.cf"] += "multi_instance_directories = /etc/postfix-a /etc/postfix-a\n"
     reg = load(facts)
@@ -99,7 +99,7 @@ def test_same_directory_listed_twice_is_iterated_twice_without_conflict() -> Non
     assert reg.problems == []
 
 
-def test_queue_equal_to_own_data_conflicts() -> None:  # 9.3 #45
+def test_queue_equal_to_own_data_conflicts() -> None:
     reg = load(host(secondaries=[("/etc/postfix-a", secondary_main("postfix-a", queue="/srv/a", data="/srv/a"))]))
     assert reg.problems == ["instance /etc/postfix-a, data_directory=/srv/a conflicts with instance /etc/postfix-a, queue_directory=/srv/a"]
 
@@ -126,10 +126,10 @@ def test_duplicate_names_conflict() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("out", "New instance name must start with 'postfix-'"),  # 9.2 #23
+        ("out", "New instance name must start with 'postfix-'"),
         ("postfix", "New instance name must start with 'postfix-'"),
-        ("postfix-a/b", "Illegal '/' character in new instance name: 'postfix-a/b'"),  # 9.2 #24
-        ("postfix-a b", "Unsafe characters in new instance name: 'postfix-a b'"),  # 9.2 #25
+        ("postfix-a/b", "Illegal '/' character in new instance name: 'postfix-a/b'"),
+        ("postfix-a b", "Unsafe characters in new instance name: 'postfix-a b'"),
         ("postfix-\u00fc", "Unsafe characters"),
         ("postfix-a$b", "Unsafe characters"),
     ],
@@ -140,25 +140,25 @@ def test_name_rules_refuse(name: str, message: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["postfix-", "postfix-A.b_c", "postfix-a:b", "postfix-a@b", "postfix-a+b", "postfix-a=b", "postfix-a%b", "postfix-a!b", ""])
-def test_name_rules_accept(name: str) -> None:  # 9.2 #26, observed 3.5
+def test_name_rules_accept(name: str) -> None:  # observed 3.5
     validate_instance_name(name)
 
 
-def test_group_rules() -> None:  # 9.2 #28, #29
+def test_group_rules() -> None:
     validate_group("a/b")
     validate_group("")
     with pytest.raises(PostfixMultiError, match="Unsafe characters in group 'a b'"):
         validate_group("a b")
 
 
-def test_selection_rules() -> None:  # 9.2 #30-#34
+def test_selection_rules() -> None:
     out = Instance("/etc/postfix-out", "/q", "/d", name="postfix-out", group="mta")
     nameless = Instance("/etc/px", "/q2", "/d2")
     primary = Instance("/etc/postfix", "/q0", "/d0", name="postfix-main", primary=True)
     assert out.matches("out") and out.matches("postfix-out") and out.matches("/etc/postfix-out")
-    assert not out.matches("/etc/postfix-out/")  # 9.2 #33
-    assert not nameless.matches("px") and nameless.matches("/etc/px")  # 9.2 #31
-    assert primary.matches("-") and primary.matches("main")  # 9.2 #32
+    assert not out.matches("/etc/postfix-out/")
+    assert not nameless.matches("px") and nameless.matches("/etc/px")
+    assert primary.matches("-") and primary.matches("main")
     assert not out.matches("-")
 
 
@@ -166,5 +166,5 @@ def test_init_problem_messages() -> None:
     reg = load(host(primary="inet_interfaces = all\n"))
     assert "multi_instance_wrapper is empty" in (reg.init_problem() or "")
     reg = load(host(primary="multi_instance_wrapper = ${command_directory}/postmulti -p --\nmulti_instance_enable = YES\n"))
-    assert "multi_instance_enable is 'YES', not 'yes'" in (reg.init_problem() or "")  # 9.6 #106
+    assert "multi_instance_enable is 'YES', not 'yes'" in (reg.init_problem() or "")
     assert load(host(primary=INITIALISED)).init_problem() is None

@@ -1,7 +1,7 @@
 # Copyright (c) 2026, mailops.postfix_multi contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Iterator mode: classes, order, skipping and idempotence (postmulti-spec 6.2, 9.5), and running the plan."""
+"""Iterator mode: classes, order, skipping and idempotence (postmulti(1) iterator mode), and running the plan."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def steps(
     return [(s.instance.config_directory, s.action, s.args) for s in out]
 
 
-def test_started_checks_disabled_in_list_order() -> None:  # 9.5 #52
+def test_started_checks_disabled_in_list_order() -> None:
     assert steps("started") == [(P, "start", ("start",)), (A, "start", ("start",)), (B, "check", ("check",))]
 
 
@@ -63,7 +63,7 @@ def test_started_is_idempotent() -> None:
     assert out[0].reason == "already running"
 
 
-def test_stopped_reverse_skips_disabled() -> None:  # 9.5 #53
+def test_stopped_reverse_skips_disabled() -> None:
     assert steps("stopped", running=[P, A, B]) == [(B, NONE, ()), (A, "stop", ("stop",)), (P, "stop", ("stop",))]
 
 
@@ -77,7 +77,7 @@ def test_disabled_running_instance_is_not_stopped_and_said_so() -> None:  # obse
     assert out[0].action == NONE and "it is running" in out[0].reason
 
 
-def test_reloaded_forward_enabled_running_only() -> None:  # 9.5 #54
+def test_reloaded_forward_enabled_running_only() -> None:
     assert steps("reloaded", running=[P, A, B]) == [(P, "reload", ("reload",)), (A, "reload", ("reload",)), (B, NONE, ())]
     assert steps("reloaded", running=[A]) == [(P, NONE, ()), (A, "reload", ("reload",)), (B, NONE, ())]
 
@@ -103,16 +103,16 @@ def test_checked_runs_everywhere_and_reverses() -> None:
     assert [d for d, _a, _x in steps("checked", reverse=True)] == [B, A, P]
 
 
-def test_command_status_runs_for_all() -> None:  # 9.5 #55
+def test_command_status_runs_for_all() -> None:
     assert steps(command=["status"]) == [(P, "status", ("status",)), (A, "status", ("status",)), (B, "status", ("status",))]
 
 
-@pytest.mark.parametrize("word", ["quick-stop", "drain", "abort", "stop"])  # 9.5 #56
+@pytest.mark.parametrize("word", ["quick-stop", "drain", "abort", "stop"])
 def test_stop_class_commands_reverse_and_skip_disabled(word: str) -> None:
     assert steps(command=[word]) == [(B, NONE, ()), (A, word, (word,)), (P, word, (word,))]
 
 
-def test_command_stop_on_only_disabled_is_no_matching_instances() -> None:  # 9.5 #57
+def test_command_stop_on_only_disabled_is_no_matching_instances() -> None:
     facts = host(secondaries=[(B, secondary_main("postfix-b", None, "no"))])
     reg = Registry.load(FALLBACK_DEFAULTS, facts.read_text)
     only_b = [i for i in reg.instances if i.matches("postfix-b")]
@@ -122,7 +122,7 @@ def test_command_stop_on_only_disabled_is_no_matching_instances() -> None:  # 9.
     assert [s.action for s in plan(only_b, {}, state="stopped")] == [NONE]
 
 
-def test_start_command_with_arguments_becomes_check_for_disabled() -> None:  # 9.5 #58
+def test_start_command_with_arguments_becomes_check_for_disabled() -> None:
     assert steps(command=["start", "extra"])[2] == (B, "check", ("check", "extra"))
     assert steps(command=["start", "extra"])[0] == (P, "start", ("start", "extra"))
 
@@ -131,7 +131,7 @@ def test_command_start_is_not_idempotent() -> None:
     assert steps(command=["start"], running=[P, A])[:2] == [(P, "start", ("start",)), (A, "start", ("start",))]
 
 
-def test_stop_commands_from_main_cf() -> None:  # 9.5 #60
+def test_stop_commands_from_main_cf() -> None:
     facts = abc(primary=INITIALISED + "postmulti_stop_commands = stop\n")
     assert steps(command=["abort"], facts=facts) == [(P, "abort", ("abort",)), (A, "abort", ("abort",)), (B, "abort", ("abort",))]
     assert command_classes(Registry.load(FALLBACK_DEFAULTS, facts.read_text))["stop"] == ["stop"]
@@ -145,7 +145,7 @@ def test_command_classes_defaults() -> None:
     }
 
 
-def test_reverse_only_where_postmulti_allows_it() -> None:  # 9.1 #11, 9.5 #62
+def test_reverse_only_where_postmulti_allows_it() -> None:
     assert [d for d, _a, _x in steps(command=["status"], reverse=True)] == [B, A, P]
     for state in ("started", "stopped", "reloaded", "restarted", "flushed"):
         with pytest.raises(PostfixMultiError, match="reverse is not allowed"):
@@ -233,7 +233,7 @@ def service_facts(running: t.Iterable[str] = ()) -> ServiceFacts:
     return out
 
 
-def test_failure_continues_and_reports_postfix_message(ran: list[tuple[tuple[str, ...], bool]]) -> None:  # 9.5 #59
+def test_failure_continues_and_reports_postfix_message(ran: list[tuple[tuple[str, ...], bool]]) -> None:
     result = manage_service({"state": "started"}, check_mode=False, host=FakeServiceHost(service_facts()))
     assert [argv[-1] for argv, _tty in ran] == ["start", "start", "check"]
     assert all(tty for _argv, tty in ran)  # Postfix's messages are captured on a pty
@@ -270,7 +270,7 @@ def test_disabled_running_warns(ran: list[tuple[tuple[str, ...], bool]]) -> None
     assert any("postfix-b is disabled but running" in w for w in result["warnings"])
 
 
-def test_conflicting_instances_refuse(ran: list[tuple[tuple[str, ...], bool]]) -> None:  # 9.3 #42
+def test_conflicting_instances_refuse(ran: list[tuple[tuple[str, ...], bool]]) -> None:
     facts = host(secondaries=[(A, secondary_main("postfix-a", queue="/q")), (B, secondary_main("postfix-b", queue="/q"))])
     sfacts = ServiceFacts(files=dict(facts.files), dirs=set(facts.dirs))
     with pytest.raises(PostfixMultiError, match="conflicts with"):
