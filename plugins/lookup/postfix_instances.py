@@ -93,21 +93,6 @@ _raw:
       C(name), C(group), C(enabled), C(primary), C(config_directory), C(queue_directory) and C(data_directory)."
   type: list
   elements: dict
-  sample:
-    - name: null
-      group: null
-      enabled: true
-      primary: true
-      config_directory: /etc/postfix
-      queue_directory: /var/spool/postfix
-      data_directory: /var/lib/postfix
-    - name: postfix-out
-      group: mta
-      enabled: true
-      primary: false
-      config_directory: /etc/postfix-out
-      queue_directory: /var/spool/postfix-out
-      data_directory: /var/lib/postfix-out
 """
 
 import typing as t

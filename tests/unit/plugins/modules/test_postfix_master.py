@@ -11,35 +11,16 @@ module checks before it reads anything from the host.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import typing as t
 
 import pytest
 import yaml
-from ansible.module_utils import basic
+from _modargs import module_args
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible_collections.mailops.postfix_multi.plugins.module_utils import _configure
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import BOOL_FIELDS, FLAG_VALUES
 from ansible_collections.mailops.postfix_multi.plugins.modules import postfix_master
-
-
-@contextlib.contextmanager
-def module_args(args: dict[str, t.Any]) -> t.Iterator[None]:
-    """The arguments a module process reads (ansible-core 2.19's helper, or what 2.17 reads)."""
-    try:
-        from ansible.module_utils.testing import patch_module_args  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        saved = getattr(basic, "_ANSIBLE_ARGS", None)
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()  # type: ignore[attr-defined,unused-ignore]
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved  # type: ignore[attr-defined,unused-ignore]
-    else:
-        with patch_module_args(args):
-            yield
-
 
 Calls = t.List[t.Dict[str, t.Any]]
 

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import typing as t
 
 import pytest
-from ansible.module_utils import basic
+from _modargs import module_args
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import HOST
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
@@ -18,23 +17,6 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface i
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INIT, INSTANCE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import SERVICE
-
-
-@contextlib.contextmanager
-def module_args(args: dict[str, t.Any]) -> t.Iterator[None]:
-    """The arguments a module process reads (ansible-core 2.19's helper, or what 2.17 reads)."""
-    try:
-        from ansible.module_utils.testing import patch_module_args  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        saved = getattr(basic, "_ANSIBLE_ARGS", None)
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()  # type: ignore[attr-defined,unused-ignore]
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved  # type: ignore[attr-defined,unused-ignore]
-    else:
-        with patch_module_args(args):
-            yield
 
 
 def outcome(interface: Interface, args: dict[str, t.Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, t.Any]]:
