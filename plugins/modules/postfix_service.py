@@ -24,7 +24,7 @@ description:
     remaining instances are still handled, as with postmulti, and the module then fails. Postfix's own messages are
     captured (Postfix before 3.11 prints them only to a terminal, so the commands run under a pseudo-terminal) and
     returned for every instance in RV(results).
-  - Where systemd is PID 1 and a C(postfix@.service) template unit is installed (Debian, Ubuntu), V(started),
+  - Where systemd is PID 1 and a C(postfix@.service) template unit is installed (Debian's package), V(started),
     V(stopped), V(reloaded) and V(restarted) drive each instance through the unit that the host's Postfix package
     names for it, so that systemd knows what runs, and O(enabled) decides which instances start at boot. The unit
     files on the host say how the package names units (see O(use)); no release name or variable is needed.
