@@ -29,9 +29,9 @@ if not LINK.exists():
     os.symlink(REPO, LINK)
 sys.path.insert(0, str(REPO / ".build" / "collections"))
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts  # noqa: E402
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, Planner  # noqa: E402
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry  # noqa: E402
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts  # noqa: E402
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Desired, Planner  # noqa: E402
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Registry  # noqa: E402
 
 PROTO = "/etc/postfix/main.cf.proto"
 

@@ -100,9 +100,9 @@ import typing as t
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import list_instances, rooted_reader
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import list_instances, rooted_reader
 
 display = Display()
 

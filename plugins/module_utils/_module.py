@@ -23,8 +23,8 @@ from __future__ import annotations
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 
 
 def run(interface: Interface) -> None:

@@ -217,8 +217,8 @@ diff:
     after: "inet_interfaces = 127.0.0.2\n"
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import CONFIG
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import CONFIG
 
 
 def main() -> None:

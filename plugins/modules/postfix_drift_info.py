@@ -232,8 +232,8 @@ problems:
   sample: []
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import DRIFT
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import DRIFT
 
 
 def main() -> None:

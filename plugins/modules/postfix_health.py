@@ -278,7 +278,7 @@ instances:
           type: float
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import HEALTH
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import HEALTH
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 

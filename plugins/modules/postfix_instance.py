@@ -327,8 +327,8 @@ diff:
       after: "name: postfix-out\n"
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INSTANCE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import INSTANCE
 
 
 def main() -> None:

@@ -194,7 +194,7 @@ problems:
   sample: ["Failed to obtain all required /etc/postfix-in/main.cf parameters: /etc/postfix-in/main.cf does not exist"]
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import INFO
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import INFO
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 

@@ -324,8 +324,8 @@ diff:
     after: "smtp      inet  n       -       y       -       -       smtpd\nsubmission inet n       -       y       -       -       smtpd\n"
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import MASTER
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import MASTER
 
 
 def main() -> None:

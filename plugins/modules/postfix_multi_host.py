@@ -219,8 +219,8 @@ msg:
   sample: "created postfix-out; started postfix-out"
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import HOST
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import HOST
 
 
 def main() -> None:

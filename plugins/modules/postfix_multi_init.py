@@ -80,8 +80,8 @@ diff:
       after: "inet_protocols = all\nmulti_instance_enable = yes\nmulti_instance_wrapper = ${command_directory}/postmulti -p --\n"
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INIT
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import INIT
 
 
 def main() -> None:

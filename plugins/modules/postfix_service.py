@@ -354,8 +354,8 @@ msg:
   sample: ran start for postfix-out
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import SERVICE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import SERVICE
 
 
 def main() -> None:

@@ -15,8 +15,10 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _configure
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan import _configure
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     IDENTITY_PARAMETERS,
     RESTART_PARAMETERS,
     command_argv,
@@ -27,11 +29,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure i
     render_value,
     resolve_instance,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterEntry
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterEntry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Registry
 
 # --------------------------------------------------------------------------- values
 

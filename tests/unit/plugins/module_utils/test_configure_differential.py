@@ -14,8 +14,8 @@ import os
 import typing as t
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, render_value
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, normalize_whitespace
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, render_value
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, normalize_whitespace
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_maincf import KNOWN_NAMES, realistic_main_cf, simple_values

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 from _fakes import INITIALISED, PROTO_MASTER, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import (
     compare,
     declared_from,
     master_changes,
     parameter_changes,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS
 
 SMTP = "smtp      inet  n       -       y       -       -       smtpd\n"
 

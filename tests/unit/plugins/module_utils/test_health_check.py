@@ -16,10 +16,10 @@ import typing as t
 
 import pytest
 from _fakes import FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import check, interface_addresses, probe, probe_all
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners import BANNER, CONNECT, Endpoint
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import check, interface_addresses, probe, probe_all
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import BANNER, CONNECT, Endpoint
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS
 from test_listeners import DEFAULTS, FakeNetwork
 
 # Servers ------------------------------------------------------------------------------------------

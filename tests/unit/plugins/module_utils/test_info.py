@@ -10,8 +10,8 @@ import typing as t
 
 import pytest
 from _fakes import INITIALISED, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import (
     ENVIRONMENT_KEYS,
     environment,
     gather,
@@ -19,7 +19,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import
     rooted_reader,
     select,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Registry
 
 LONG = "postfix-a-name-longer-than-fifteen"
 

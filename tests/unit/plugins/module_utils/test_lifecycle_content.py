@@ -13,12 +13,12 @@ import typing as t
 
 import pytest
 from _fakes import PROTO_MASTER, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import Content, _initialised_registry, configure_plan
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, Plan, Planner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import Content, _initialised_registry, configure_plan
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Desired, Plan, Planner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Registry
 
 REINJECT = {"service": "127.0.0.1:10026", "type": "inet", "private": "n", "chroot": "n", "command": "smtpd"}
 

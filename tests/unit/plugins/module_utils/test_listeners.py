@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import (
     BANNER,
     CONNECT,
     InstanceListeners,
@@ -31,8 +31,8 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners i
     reuseport,
     service_disabled,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
 from hypothesis import given
 from hypothesis import strategies as st
 

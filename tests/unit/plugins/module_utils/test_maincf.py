@@ -10,7 +10,7 @@ strategies defined here (realistic_main_cf, ...) are shared with that file.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import (
     MainCf,
     MainCfError,
     expand,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import (
     MainCf,
     MainCfError,
     expand,

@@ -16,15 +16,15 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _configure
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan import _configure
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     check_master_options,
     desired_entry,
     plan_master,
     requested_fields,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import (
     BOOL_FIELDS,
     FLAG_VALUES,
     NUMBER_MAX,

@@ -10,7 +10,7 @@ defined here (master_cf_texts, entry_texts, ...) are shared with that file.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import (
     SERVICE_TYPES,
     MasterCf,
     MasterCfError,

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError, MasterEntry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError, MasterEntry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_maincf_differential import POSTCONF, Postconf

@@ -10,8 +10,8 @@ import posixpath
 import tempfile
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import (
     RealPaths,
     clean_directory,
     derive,

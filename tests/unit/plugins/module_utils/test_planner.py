@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 from _fakes import INITIALISED, PROTO_MASTER, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, Plan, Planner, plan_init
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Desired, Plan, Planner, plan_init
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Registry
 
 
 def plan(facts: FakeFacts, **kwargs: object) -> Plan:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 from _fakes import INITIALISED, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import (
     FALLBACK_DEFAULTS,
     Instance,
     Registry,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._runner import check, run
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._runner import check, run
 
 PY = sys.executable
 

@@ -9,11 +9,11 @@ import typing as t
 
 import pytest
 from _fakes import INITIALISED, FakeFacts, host, secondary_main
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _service, _systemd
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._runner import CommandResult
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import NONE, command_classes, manage_service, plan
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _service, _systemd
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._runner import CommandResult
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import NONE, command_classes, manage_service, plan
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Instance, Registry
 from test_systemd import DEBIAN12, DEBIAN13
 
 P, A, B = "/etc/postfix", "/etc/postfix-a", "/etc/postfix-b"

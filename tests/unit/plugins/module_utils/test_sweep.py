@@ -15,8 +15,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply import sweep_instance
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import sweep_instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance
 
 
 def _instance(root: Path) -> Instance:

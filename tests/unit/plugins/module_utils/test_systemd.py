@@ -11,9 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._systemd import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._systemd import (
     Packaging,
     boot_commands,
     choose_backend,
@@ -27,6 +26,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._systemd imp
     unit_for,
     unit_settings,
 )
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance
 from hypothesis import given
 from hypothesis import strategies as st
 

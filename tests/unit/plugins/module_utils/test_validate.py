@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import STAGING_PARENT, Staging
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import STAGING_PARENT, Staging
 
 
 def live_directory(tmp_path: Path) -> Path:

@@ -11,12 +11,12 @@ import typing as t
 import pytest
 from _modargs import module_args
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._converge import HOST
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import INIT, INSTANCE
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import SERVICE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import SERVICE
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import HOST
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import INIT, INSTANCE
 
 
 def outcome(interface: Interface, args: dict[str, t.Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, t.Any]]:

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from _modargs import module_args
 from ansible.module_utils.common import warnings as ansible_warnings
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _configure
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import BOOL_FIELDS, FLAG_VALUES
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan import _configure
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import BOOL_FIELDS, FLAG_VALUES
 from ansible_collections.mailops.postfix_multi.plugins.modules import postfix_master
 
 Calls = t.List[t.Dict[str, t.Any]]

@@ -19,10 +19,10 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field, replace
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import Facts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import (
     clean_directory,
     derive,
     is_system,
@@ -30,7 +30,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths impor
     refuse_links,
     same_directory,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import (
     WRAPPER_VALUE,
     Instance,
     Registry,

@@ -19,11 +19,11 @@ import os
 import posixpath
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import MAIL_QUEUES, LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import FALLBACK_DEFAULTS, Instance, Registry, TextReader
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES, LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Instance, Registry, TextReader
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
@@ -45,7 +45,7 @@ ENVIRONMENT_KEYS = (
 
 
 class HostFacts(Protocol):
-    """What gathering needs from the managed host (``_host.LocalFacts`` satisfies it)."""
+    """What gathering needs from the managed host (``_facts.LocalFacts`` satisfies it)."""
 
     def defaults(self) -> dict[str, str]: ...
 

@@ -22,12 +22,20 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, normalize_whitespace, validate_name, validate_value
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import SHARED_PARAMETERS
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import (
+    MainCf,
+    MainCfError,
+    normalize_whitespace,
+    validate_name,
+    validate_value,
+)
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import (
     BOOL_FIELDS,
     FLAG_VALUES,
     MasterCf,
@@ -37,9 +45,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf im
     split_command,
     wakeup_problem,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import SHARED_PARAMETERS
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance, Registry
 
 # Parameters that say which instance a main.cf belongs to. postfix_config refuses to manage
 # them; postfix_instance (name, group, enable flag, directories) and postfix_multi_init

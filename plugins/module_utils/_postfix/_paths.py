@@ -20,7 +20,7 @@ import posixpath
 import stat
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 
 Resolver = t.Callable[[str], str]
 

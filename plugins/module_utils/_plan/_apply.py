@@ -22,12 +22,12 @@ import re
 import stat
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Plan
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Plan
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance
 
 # Queue subdirectories Postfix (post-install, postfix-files) creates in a queue directory.
 QUEUE_SUBDIRECTORIES = frozenset(

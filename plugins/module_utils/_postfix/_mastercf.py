@@ -51,7 +51,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import (
     _CONTINUATION,
     _NOISE,
     _START,

@@ -24,12 +24,12 @@ import threading
 import time
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command, parse_postconf_lines
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import describe
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command, parse_postconf_lines
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import describe
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import (
     BANNER,
     CONNECT,
     EXPECTATIONS,
@@ -40,9 +40,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._listeners i
     endpoint_label,
     hazards,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance, Registry
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
@@ -184,7 +184,7 @@ class LocalNetwork:
 
 
 class LocalHealthHost:
-    """This machine: files, ``postconf -d``, ``postfix status`` (via _host.LocalFacts), its network."""
+    """This machine: files, ``postconf -d``, ``postfix status`` (via _facts.LocalFacts), its network."""
 
     def __init__(self) -> None:
         self.facts = LocalFacts()

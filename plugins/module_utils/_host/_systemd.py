@@ -35,10 +35,10 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 
 if t.TYPE_CHECKING:
-    from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance
 
 # Where a distribution or the administrator may have put the unit files (systemd.unit(5)), in
 # systemd's order of precedence.

@@ -27,7 +27,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 
 # Variables that would redirect Postfix commands to another instance or change their language.
 _DROP_ENV = ("MAIL_CONFIG", "MAIL_VERBOSE", "MAIL_DEBUG")

@@ -19,9 +19,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, expand
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, expand
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import (
     INSTANCE_PREFIX,
     Resolver,
     identity,

@@ -26,7 +26,7 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 
 
 def read_text(path: str) -> str | None:

@@ -50,9 +50,9 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
 
 # Files whose mtime postconf checks before reading ("file just changed" guard).
 _CONFIG_FILES = ("main.cf", "master.cf")

@@ -30,13 +30,13 @@ import shutil
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _runner, _systemd
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._info import select
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import split_list
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner, _systemd
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import select
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import split_list
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance, Registry
 
 STATES = ("started", "stopped", "reloaded", "restarted", "flushed", "checked")
 

@@ -21,11 +21,11 @@ import stat
 import sys
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils import _io, _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import RealPaths
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import RealPaths
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only

@@ -26,14 +26,14 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import Facts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._paths import derive, same_directory
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import STATES, Desired, Planner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry, validate_instance_name
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import STATES, Desired, Planner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import derive, same_directory
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance, Registry, validate_instance_name
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
@@ -46,7 +46,7 @@ STATUS_WORKERS = 8
 
 
 class DriftFacts(Facts, Protocol):
-    """What the comparison reads from the host (``_host.LocalFacts`` satisfies it)."""
+    """What the comparison reads from the host (``_facts.LocalFacts`` satisfies it)."""
 
     def defaults(self) -> dict[str, str]: ...
 

@@ -34,7 +34,14 @@ from __future__ import annotations
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import (
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     is_protected,
     plan_config,
     plan_master,
@@ -42,18 +49,11 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure i
     resolve_instance,
     text_diff,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._drift import PRIMARY, compare
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._health import PROBE_OPTIONS, LocalHealthHost, check
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_init, manage_instance, staged_configuration
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Registry
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import ServiceHost, boot_drift, manage_service
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import PRIMARY, compare
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import manage_init, manage_instance, staged_configuration
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
 STATES = ("merged", "replaced", "overridden", "gathered")
 

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._apply import apply_plan, sweep_instance
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._configure import plan_config, plan_master, postfix_commands
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import LocalFacts
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface import Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterCfError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._planner import Desired, FileWrite, Plan, Planner, plan_init
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Instance, Registry
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import apply_plan, sweep_instance
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master, postfix_commands
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Desired, FileWrite, Plan, Planner, plan_init
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Instance, Registry
 
 
 def _record_text(inst: Instance | None, state: str) -> str:

@@ -39,8 +39,8 @@ import posixpath
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf, MainCfError, expand
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf, MasterEntry
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError, expand
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterEntry
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
