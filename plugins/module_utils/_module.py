@@ -21,21 +21,43 @@ layers) and ``run`` does the rest the same way for all of them:
 from __future__ import annotations
 
 import traceback
+import typing as t
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import write_policy
+
+
+def _spec(interface: Interface) -> dict[str, t.Any]:
+    """The ``AnsibleModule`` arguments; ``unsafe_writes`` also read from ANSIBLE_UNSAFE_WRITES, as
+    for Ansible's own file modules."""
+    spec = dict(interface.spec)
+    options = spec["argument_spec"]
+    if "unsafe_writes" in options:
+        spec["argument_spec"] = dict(options, unsafe_writes=dict(options["unsafe_writes"], fallback=(env_fallback, ["ANSIBLE_UNSAFE_WRITES"])))
+    return spec
+
+
+def _backups(backups: dict[str, str]) -> dict[str, t.Any]:
+    """``backup_file`` (one file replaced, as Ansible's file modules return it), else ``backup_files``."""
+    if len(backups) == 1:
+        return {"backup_file": next(iter(backups.values()))}
+    return {"backup_files": backups} if backups else {}
 
 
 def run(interface: Interface) -> None:
     """Run ``interface`` as the module of this process (exits through ``exit_json``/``fail_json``)."""
-    module = AnsibleModule(supports_check_mode=True, **interface.spec)
-    try:
-        result = interface.operation(module.params, module.check_mode, module._diff)
-    except PostfixMultiError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc())
+    module = AnsibleModule(supports_check_mode=True, **_spec(interface))
+    params = module.params
+    with write_policy(backup=bool(params.get("backup")), unsafe_writes=bool(params.get("unsafe_writes"))) as policy:
+        try:
+            result = interface.operation(params, module.check_mode, module._diff)
+        except PostfixMultiError as exc:
+            module.fail_json(msg=exc.msg, **dict(exc.details, **_backups(policy.backups)))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc(), **_backups(policy.backups))
+    result.update(_backups(policy.backups))
     for warning in result.pop("warnings", []):
         module.warn(warning)
     if result.pop("failed", False):

@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
+  - mailops.postfix_multi._writes
   - mailops.postfix_multi._attributes.idempotent
 attributes:
   check_mode:

@@ -39,6 +39,8 @@ author:
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
+  - mailops.postfix_multi._writes
+  - mailops.postfix_multi._writes.backup
   - mailops.postfix_multi._attributes.idempotent
 attributes:
   check_mode:
@@ -208,6 +210,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup_file:
+  description: The file as it was before this task replaced it (with O(backup=true)).
+  returned: changed and O(backup=true)
+  type: str
+  sample: /etc/postfix-out/main.cf.2841.2026-12-05@19:51:03~
 instance:
   description: The instance whose C(master.cf) was edited, as C(postmulti -l) knows it.
   returned: success

@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.idempotent
   - mailops.postfix_multi._design
+  - mailops.postfix_multi._writes
   - mailops.postfix_multi._probes
 attributes:
   check_mode:

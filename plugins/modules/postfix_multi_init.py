@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
   - mailops.postfix_multi._attributes.actiongroup_postfix
+  - mailops.postfix_multi._writes
   - mailops.postfix_multi._attributes.idempotent
 attributes:
   check_mode:
@@ -31,7 +32,6 @@ attributes:
     support: full
   idempotent:
     support: full
-options: {}
 requirements:
   - Postfix 2.6 or later on the managed host (C(postconf)).
 notes:

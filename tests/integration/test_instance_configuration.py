@@ -37,7 +37,7 @@ DATA = ("/var/lib/postfix", "/var/lib/postfix-out", "/var/lib/postfix-in")
 
 # ----------------------------------------------------------------------------- helpers
 def ok(result: dict) -> dict:
-    assert not result.get("failed"), result
+    assert not result.get("failed"), result.get("msg", result)
     return result
 
 
@@ -318,6 +318,37 @@ def test_master_add_change_remove(mx):
 
 
 # ----------------------------------------------------------------------------- refusals
+def test_backup_and_the_files_owner_mode_and_selinux_context(mx):
+    # What Ansible's file modules promise (backup, atomic_move keeping the SELinux context), on the real files.
+    label = b"system_u:object_r:postfix_etc_t:s0\x00"
+    for name in ("main.cf", "master.cf"):
+        path = mx.path(f"{OUT}/{name}")
+        os.setxattr(path, "security.selinux", label)
+        os.chmod(path, 0o640)
+    originals = {name: mx.read(f"{OUT}/{name}") for name in ("main.cf", "master.cf")}
+
+    results = mx.sequence("postfix_config", instance="out", parameters={"smtpd_banner": "$myhostname ESMTP backed up"}, backup=True)
+    assert changed(results) == CHANGED_TWICE
+    assert [("backup_file" in r) for r in results] == [False, True, False, False]  # only the one real change
+    kept = results[1]["backup_file"]
+    assert os.path.dirname(kept) == OUT and re.fullmatch(r"main\.cf\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", os.path.basename(kept))
+    assert mx.read(kept) == originals["main.cf"]
+
+    results = mx.sequence("postfix_master", instance="out", service="127.0.0.1:2525", type="inet", private=False, command="smtpd", backup=True)
+    assert changed(results) == CHANGED_TWICE
+    assert mx.read(results[1]["backup_file"]) == originals["master.cf"]
+    backups = sorted(p.name for p in mx.path(OUT).iterdir() if p.name.endswith("~"))
+    assert backups == sorted([os.path.basename(kept), os.path.basename(results[1]["backup_file"])])
+
+    for name in ("main.cf", "master.cf"):
+        path = mx.path(f"{OUT}/{name}")
+        assert os.getxattr(path, "security.selinux") == label, name
+        assert oct(path.stat().st_mode & 0o7777) == oct(0o640), name
+    # Postfix ignores the backups beside its files
+    assert_postfix_accepts(mx, [OUT])
+    assert "backed up" in postconf_h(mx, OUT, "smtpd_banner")
+
+
 def test_invalid_changes_are_refused_and_nothing_is_touched(mx):
     stamp, queues = fingerprints(mx), trees(mx)
     tasks = [

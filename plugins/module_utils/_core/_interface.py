@@ -25,3 +25,9 @@ class Interface(t.NamedTuple):
 
     spec: dict[str, t.Any]
     operation: Operation
+
+
+# The options of the modules that replace files (doc fragment mailops.postfix_multi._writes). The
+# runner applies them to every write of the run (_host/_io.py: write_policy) and returns the backups.
+UNSAFE_WRITES: dict[str, t.Any] = {"unsafe_writes": {"type": "bool", "default": False}}
+BACKUP: dict[str, t.Any] = {"backup": {"type": "bool", "default": False}}

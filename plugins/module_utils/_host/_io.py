@@ -9,8 +9,9 @@
 
 Writes follow Postfix's own edit protocol (``write_text``): the new text goes to ``PATH.tmp``
 under Postfix's lock, is fsync'ed and renamed over the target (atomic on one file system),
-keeping the target's owner and mode. Links are never written through. The directory is
-fsync'ed after the rename.
+keeping the target's owner, mode and SELinux label. Links are never written through. The
+directory is fsync'ed after the rename. A module run can ask for a backup of every file it
+replaces and for writes in place where a rename cannot replace a file (``write_policy``).
 """
 
 from __future__ import annotations
@@ -117,11 +118,24 @@ def _lock_edit_file(dfd: int, name: str, shown: str) -> int:
             raise
 
 
-def _read_at(dfd: int, name: str, shown: str) -> tuple[str | None, os.stat_result | None]:
+# The SELinux label of a file (what ls -Z shows). A replaced file keeps it, as Ansible's
+# atomic_move keeps it; read and written as an extended attribute, so that no SELinux library is needed.
+SECURITY_CONTEXT = "security.selinux"
+
+
+class Current(t.NamedTuple):
+    """A file as it was before a replacement: its text, status and SELinux label (None: none)."""
+
+    text: str | None
+    info: os.stat_result | None
+    context: bytes | None
+
+
+def _read_at(dfd: int, name: str, shown: str) -> Current:
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
     except FileNotFoundError:
-        return None, None
+        return Current(None, None, None)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise PostfixMultiError(
@@ -129,9 +143,47 @@ def _read_at(dfd: int, name: str, shown: str) -> tuple[str | None, os.stat_resul
                 "replace the link with the file itself"
             ) from exc
         raise PostfixMultiError(f"cannot read {shown}: {exc.strerror}") from exc
+    context: bytes | None = None
+    with contextlib.suppress(OSError, AttributeError):  # no label, no xattr support, not Linux
+        context = os.getxattr(fd, SECURITY_CONTEXT)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        return handle.read().decode("utf-8", "surrogateescape"), info
+        return Current(handle.read().decode("utf-8", "surrogateescape"), info, context)
+
+
+def backup_name(name: str, when: float | None = None) -> str:
+    """The name of a backup copy of ``name``, as Ansible's backup_local() names it: NAME.PID.YYYY-MM-DD@HH:MM:SS~."""
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime(time.time() if when is None else when))
+    return f"{name}.{os.getpid()}.{stamp}~"
+
+
+class WritePolicy:
+    """How ``write_text`` replaces files during one module run (see ``write_policy``).
+
+    ``backup``: keep each replaced file once, as it was before the run's first write to it, under
+    ``backup_name()`` beside it (``backups`` maps each path to its backup). ``unsafe_writes``: where
+    the rename cannot replace the file (a file bind-mounted into a container: EBUSY, EXDEV), write
+    it in place instead, as Ansible's ``unsafe_writes`` does; that write is not atomic.
+    """
+
+    def __init__(self, backup: bool = False, unsafe_writes: bool = False) -> None:
+        self.backup = backup
+        self.unsafe_writes = unsafe_writes
+        self.backups: dict[str, str] = {}
+
+
+_policy = WritePolicy()
+
+
+@contextlib.contextmanager
+def write_policy(backup: bool = False, unsafe_writes: bool = False) -> t.Iterator[WritePolicy]:
+    """Apply a ``WritePolicy`` to every ``write_text`` inside the block; yields it (for its backups)."""
+    global _policy  # pylint: disable=global-statement  # one module run per process: the run's policy
+    previous, _policy = _policy, WritePolicy(backup, unsafe_writes)
+    try:
+        yield _policy
+    finally:
+        _policy = previous
 
 
 # Postfix reads a configuration file again, pausing 0.3 s each time, for as long as its mtime is
@@ -149,6 +201,50 @@ def settle(fd: int) -> None:
     """Give the file open at ``fd`` an mtime (and atime) SETTLED_SECONDS in the past."""
     past = time.time() - SETTLED_SECONDS
     os.utime(fd, (past, past))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_in_place(dfd: int, name: str, data: bytes) -> None:
+    """Overwrite the file itself (it cannot be replaced: a mount point); not atomic."""
+    fd = os.open(name, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    try:
+        os.ftruncate(fd, 0)
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _keep_backup(dfd: int, name: str, old: Current, copy: bool) -> str:
+    """Keep the file about to be replaced as ``backup_name(name)``: a hard link to it when the
+    rename leaves its inode alone and the file system allows one, else a copy with its owner,
+    mode and label (written in place: a link would share the overwritten inode)."""
+    kept = backup_name(name)
+    if not copy:
+        try:
+            os.link(name, kept, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+            return kept
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):  # a mount point, no hard links here
+                raise
+    if old.info is None or old.text is None:
+        raise PostfixMultiError(f"cannot keep a backup of {name}: it did not exist")
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600, dir_fd=dfd)
+    try:
+        _write_all(fd, old.text.encode("utf-8", "surrogateescape"))
+        os.fsync(fd)
+        os.fchown(fd, old.info.st_uid, old.info.st_gid)
+        os.fchmod(fd, stat.S_IMODE(old.info.st_mode))
+        if old.context is not None:
+            os.setxattr(fd, SECURITY_CONTEXT, old.context)
+    finally:
+        os.close(fd)
+    return kept
 
 
 def write_text(
@@ -169,7 +265,8 @@ def write_text(
     on the current text; without ``reedit`` nothing is written and the run fails. An existing
     file keeps its owner, group and mode; a new one gets ``mode`` and ``owner``. The directory
     is opened once, without following a link, and every step works relative to it; a failure
-    removes the temporary file.
+    removes the temporary file. The replaced file's SELinux label goes to the new one, as
+    Ansible's ``atomic_move`` keeps it. Backups and writes in place: see ``write_policy``.
     """
     directory, name = os.path.split(path)
     dfd = _open_directory(directory or ".")
@@ -177,15 +274,14 @@ def write_text(
         fd = _lock_edit_file(dfd, name, path)
         renamed = False
         try:
-            current, info = _read_at(dfd, name, path)
+            old = _read_at(dfd, name, path)
+            current, info = old.text, old.info
             if before is not ... and current != before:
                 if reedit is None or current is None:
                     raise PostfixMultiError(f"{path} changed while this run planned its edit (another editor?); nothing was written: run again")
                 text = reedit(current)
             data = text.encode("utf-8", "surrogateescape")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             settle(fd)
             os.fsync(fd)
             if info is not None:
@@ -195,8 +291,27 @@ def write_text(
                 if owner is not None:
                     os.fchown(fd, owner[0], owner[1])
                 os.fchmod(fd, mode)
-            os.rename(name + EDIT_SUFFIX, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-            renamed = True
+            if old.context is not None:
+                os.setxattr(fd, SECURITY_CONTEXT, old.context)
+            policy = _policy
+            backup = policy.backup and info is not None and path not in policy.backups
+            if backup:
+                policy.backups[path] = os.path.join(directory, _keep_backup(dfd, name, old, copy=False))
+            try:
+                os.rename(name + EDIT_SUFFIX, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except OSError as exc:
+                in_place = policy.unsafe_writes and exc.errno in (errno.EBUSY, errno.EXDEV)
+                if backup and not in_place:  # nothing replaced: no backup of it either
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.basename(policy.backups.pop(path)), dir_fd=dfd)
+                if not in_place:
+                    raise
+                if backup:  # the write in place would change the linked inode: keep a copy instead
+                    os.unlink(os.path.basename(policy.backups[path]), dir_fd=dfd)
+                    policy.backups[path] = os.path.join(directory, _keep_backup(dfd, name, old, copy=True))
+                _write_in_place(dfd, name, data)
+            else:
+                renamed = True
             os.fsync(dfd)
             return text
         except OSError as exc:
@@ -272,9 +387,7 @@ def create_directory(path: str, mode: int, files: t.Mapping[str, tuple[str, int]
         for file_name, (text, file_mode) in files.items():
             fd = os.open(os.path.join(staging, file_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             try:
-                view = memoryview(text.encode("utf-8", "surrogateescape"))
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, text.encode("utf-8", "surrogateescape"))
                 settle(fd)
                 os.fsync(fd)
                 os.fchmod(fd, file_mode)

@@ -23,7 +23,7 @@ import typing as t
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import BACKUP, UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
@@ -488,6 +488,8 @@ CONFIG = Interface(
             "absent": {"type": "list", "elements": "str", "default": []},
             "exclusive": {"type": "bool", "default": False},
             "validate": {"type": "bool", "default": True},
+            **BACKUP,
+            **UNSAFE_WRITES,
         }
     },
     manage_config,
@@ -508,6 +510,8 @@ MASTER = Interface(
             "command": {"type": "raw"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "validate": {"type": "bool", "default": True},
+            **BACKUP,
+            **UNSAFE_WRITES,
         }
     },
     manage_master,

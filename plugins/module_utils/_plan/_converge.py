@@ -35,7 +35,7 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
@@ -94,6 +94,7 @@ _ARGUMENT_SPEC: dict[str, t.Any] = dict(
     probe={"type": "bool", "default": False},
     probe_timeout={"type": "float", "default": 30.0},
     **PROBE_OPTIONS,
+    **UNSAFE_WRITES,
 )
 # Staging copies validated at the same time (each mostly waits for postconf and postfix check).
 VALIDATE_WORKERS = 4

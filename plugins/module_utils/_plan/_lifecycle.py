@@ -17,7 +17,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
@@ -336,10 +336,11 @@ INSTANCE = Interface(
             "master": {"type": "list", "elements": "dict"},
             "validate": {"type": "bool", "default": True},
             "initialise": {"type": "bool", "default": False},
+            **UNSAFE_WRITES,
         },
         "required_one_of": [["name", "config_directory"]],
         "mutually_exclusive": [["position", "before", "before_group"]],
     },
     manage_instance,
 )
-INIT = Interface({"argument_spec": {}}, lambda _options, check_mode, want_diff: manage_init(check_mode, want_diff))
+INIT = Interface({"argument_spec": dict(UNSAFE_WRITES)}, lambda _options, check_mode, want_diff: manage_init(check_mode, want_diff))

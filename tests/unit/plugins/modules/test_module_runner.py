@@ -112,3 +112,46 @@ def test_the_modules_constraints_are_enforced(interface, args, expected, capsys)
     rc, out = outcome(interface, args, capsys)
     assert rc == 1
     assert expected in out["msg"], out["msg"]
+
+
+WRITES = {"argument_spec": {"path": {"type": "str"}, "backup": {"type": "bool", "default": False}, "unsafe_writes": {"type": "bool", "default": False}}}
+
+
+def _writer(text: str):
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io
+
+    def operation(params, check_mode, want_diff):
+        _io.write_text(params["path"], text)
+        return {"changed": True, "unsafe_writes": params["unsafe_writes"]}
+
+    return operation
+
+
+def test_backup_file_is_returned_for_the_replaced_file(tmp_path, capsys):
+    target = tmp_path / "main.cf"
+    target.write_text("old\n")
+    rc, out = outcome(Interface(WRITES, _writer("new\n")), {"path": str(target), "backup": True}, capsys)
+    assert rc == 0
+    assert target.read_text() == "new\n"
+    with open(out["backup_file"]) as kept:
+        assert kept.read() == "old\n"
+    rc, out = outcome(Interface(WRITES, _writer("newer\n")), {"path": str(target)}, capsys)
+    assert "backup_file" not in out and len(list(tmp_path.iterdir())) == 2
+
+
+def test_unsafe_writes_comes_from_the_environment_as_for_ansible_file_modules(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_UNSAFE_WRITES", "1")
+    rc, out = outcome(Interface(WRITES, _writer("x\n")), {"path": str(tmp_path / "f")}, capsys)
+    assert out["unsafe_writes"] is True
+    monkeypatch.delenv("ANSIBLE_UNSAFE_WRITES")
+    rc, out = outcome(Interface(WRITES, _writer("x\n")), {"path": str(tmp_path / "f")}, capsys)
+    assert out["unsafe_writes"] is False
+
+
+@pytest.mark.parametrize("interface", ["CONFIG", "MASTER"])
+def test_the_file_modules_offer_backup_and_unsafe_writes(interface):
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan import _configure
+
+    options = getattr(_configure, interface).spec["argument_spec"]
+    assert options["backup"] == {"type": "bool", "default": False}
+    assert options["unsafe_writes"] == {"type": "bool", "default": False}
