@@ -218,24 +218,45 @@ def plan_config(
     return ConfigPlan(cf, after, set_values, removed, list(dict.fromkeys(list(parameters) + absent_names)))
 
 
-def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
-    """The ``postfix_config`` module."""
+class _Edit(t.NamedTuple):
+    """One instance file planned (and, outside check mode, written) under the primary's lock."""
+
+    instance: Instance
+    path: str
+    before: str
+    after: str
+    plan: t.Any  # ConfigPlan or MasterPlan: both have .changed and .after
+    warnings: list[str]
+
+
+def _edit_instance_file(options: Mapping[str, t.Any], name: str, replan: t.Callable[[str], t.Any], check_mode: bool) -> _Edit:
+    """Plan ``replan(text)`` on the selected instance's ``name`` (main.cf or master.cf), validate the
+    new text on a copy, and write it unless in check mode; a file that another editor changed since
+    it was read is planned again on its current text (``write_text``'s reedit)."""
     facts = LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
         inst = resolve_instance(reg, options.get("instance") or "-")
-        path = inst.config_directory + "/main.cf"
+        path = f"{inst.config_directory}/{name}"
         before = _read(facts, path)
-        plan = plan_config(MainCf.parse(before), options.get("parameters"), options.get("absent"), bool(options.get("exclusive")))
+        plan = replan(before)
         after = plan.after.render()
         warnings: list[str] = []
         if plan.changed and options.get("validate", True):
             postconf, postfix = postfix_commands(facts)
-            warnings = validate(inst.config_directory, {"main.cf": after}, postconf=postconf, postfix=postfix)
+            warnings = validate(inst.config_directory, {name: after}, postconf=postconf, postfix=postfix, check_master=name == "master.cf")
         if plan.changed and not check_mode:
-            parameters, absent, exclusive = options.get("parameters"), options.get("absent"), bool(options.get("exclusive"))
-            write_text(path, after, before=before, reedit=lambda text: plan_config(MainCf.parse(text), parameters, absent, exclusive).after.render())
+            write_text(path, after, before=before, reedit=lambda text: replan(text).after.render())
+    return _Edit(inst, path, before, after, plan, warnings)
+
+
+def manage_config(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_config`` module."""
+    parameters, absent, exclusive = options.get("parameters"), options.get("absent"), bool(options.get("exclusive"))
+    edit = _edit_instance_file(options, "main.cf", lambda text: plan_config(MainCf.parse(text), parameters, absent, exclusive), check_mode)
+    inst, path, before, after, _plan, warnings = edit
+    plan: ConfigPlan = edit.plan
     changes = [f"set {name}" for name in plan.set_values] + [f"removed {name}" for name in plan.removed]
     result: dict[str, t.Any] = {
         "changed": plan.changed,
@@ -444,21 +465,9 @@ def plan_master(cf: MasterCf, options: Mapping[str, t.Any]) -> MasterPlan:
 def manage_master(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     """The ``postfix_master`` module."""
     check_master_options(options)
-    facts = LocalFacts()
-    defaults = facts.defaults()
-    with DirectoryLock(defaults["config_directory"]):
-        reg = Registry.load(defaults, facts.read_text)
-        inst = resolve_instance(reg, options.get("instance") or "-")
-        path = inst.config_directory + "/master.cf"
-        before = _read(facts, path)
-        plan = plan_master(MasterCf.parse(before), options)
-        after = plan.after.render()
-        warnings: list[str] = []
-        if plan.changed and options.get("validate", True):
-            postconf, postfix = postfix_commands(facts)
-            warnings = validate(inst.config_directory, {"master.cf": after}, postconf=postconf, postfix=postfix, check_master=True)
-        if plan.changed and not check_mode:
-            write_text(path, after, before=before, reedit=lambda text: plan_master(MasterCf.parse(text), options).after.render())
+    edit = _edit_instance_file(options, "master.cf", lambda text: plan_master(MasterCf.parse(text), options), check_mode)
+    inst, path, before, after, _plan, warnings = edit
+    plan: MasterPlan = edit.plan
     label = f"{options['service']}/{options['type']}"
     if not plan.changed:
         msg = f"{inst.label}: {label} already as requested"
