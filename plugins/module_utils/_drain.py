@@ -30,8 +30,9 @@ Crash safety (kill -9 between any two steps loses no message and delivers none t
 message goes through a staging directory of this module's own inside the target's queue
 directory (same file system, so a rename is atomic), keyed by its source queue and ID:
 
-1. ``KEY.tmp``: the copy is written, given its owner, mode 0700 (MAIL_QUEUE_STAT_READY),
-   times, and fsync'ed; a ``KEY.tmp`` without a ``KEY.commit`` is an unfinished copy (the
+1. ``KEY.tmp``: the copy is written, given the source file's mode (ready: owner bits 0700,
+   MAIL_QUEUE_STAT_READY), its owner (the target's mail_owner for the source's) and times,
+   and fsync'ed; a ``KEY.tmp`` without a ``KEY.commit`` is an unfinished copy (the
    source is intact) and is written again;
 2. ``KEY.commit``: names the destination file; written atomically, then the directory
    fsync'ed. From here on the copy is the message, and the source file is only a leftover;
@@ -357,7 +358,9 @@ class Mover:
             while view:
                 view = view[os.write(fd, view) :]
             os.fchown(fd, owner[0], owner[1])
-            os.fchmod(fd, READY)
+            # the source's mode: a file from postdrop(1) is readable by pickup(8) through its group or other bits and
+            # not owned by mail_owner, so that pickup handles it as a new submission, not as requeued mail
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
             os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))  # pickup(8) dates the Received: header by the mtime
             os.fsync(fd)
             inode = os.fstat(fd).st_ino

@@ -161,6 +161,16 @@ class TestMove:
             assert path.name[5:] == f"{st.st_ino:X}"  # postsuper -s has nothing to rename
             assert stat.S_IMODE(st.st_mode) == 0o700
 
+    def test_a_postdrop_file_keeps_its_mode_and_owner(self, tmp_path: Path) -> None:
+        """postdrop(1) files are the submitter's, readable by pickup(8) through group/other bits: kept as they are."""
+        source, target = _instance(tmp_path, "src"), _instance(tmp_path, "dst")
+        _put(source, "maildrop", "6666F", _queue_file(), mode=0o744)
+        mail_owner = os.getuid() + 1  # the files here are not the source's mail_owner's
+        _drain.Mover(str(source), mail_owner, _target(target), "src").run(_drain.survey(str(source)).messages)
+        (path,) = (target / "maildrop").iterdir()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o744
+        assert path.stat().st_uid == os.getuid()
+
     def test_the_time_of_the_file_is_kept(self, tmp_path: Path) -> None:
         source, target, _bodies = _populate(tmp_path)
         os.utime(source / "maildrop/6666F", (1_700_000_000, 1_700_000_000))
