@@ -137,8 +137,8 @@ options:
         as C(postsuper -r) requeues mail (the sibling's C(pickup) and C(cleanup) give it a new queue ID; its address
         rewriting and content filter apply). A message of the C(hold) queue goes to the sibling's C(hold) queue and stays
         held. Each new queue file is named after its own inode in the sibling's queue ID format (C(enable_long_queue_ids)),
-        keeps its mode, times and owner (the sibling's C(mail_owner) for files of the instance's), and the source file goes only after the copy is on disk; the sibling is then
-        flushed (C(postfix flush)) if it runs.
+        keeps its mode, times and owner (the sibling's C(mail_owner) for files of the instance's), and the source file
+        goes only after the copy is on disk; the sibling is then flushed (C(postfix flush)) if it runs.
       - A run killed at any point (even with C(kill -9)) loses no message, and running the task again finishes the move
         without requeueing any message twice; until then the sibling's queue directory holds a C(mailops-move) directory
         with the state of the move.
