@@ -179,7 +179,7 @@ def fill_source(host: labhost.Host, deferred: int, held: int) -> dict[str, list[
     stop(host, OLD)
     # one deferred message into incoming (see the module docstring), one new one into maildrop
     entry = next(e for e in queue(host, OLD) if e["queue_name"] == "deferred" and message_id(host, OLD, e["queue_id"]) == deferred_ids[-1])
-    (path,) = [p for p in host.path(f"{OLD_QUEUE}/deferred").rglob(entry["queue_id"])]
+    (path,) = list(host.path(f"{OLD_QUEUE}/deferred").rglob(entry["queue_id"]))
     path.rename(host.path(f"{OLD_QUEUE}/incoming/{entry['queue_id']}"))
     send(host, OLD, "maildrop-0@lab.example")
     assert len(files_in(host, OLD_QUEUE, ("maildrop",))) == 1
@@ -300,7 +300,7 @@ def test_kill_9_sweep_over_the_move(lab):
         assert got == expected, f"killed after step {k}: lost {expected - got}, doubled {got - expected}"
         assert not files_in(host, OLD_QUEUE), f"killed after step {k}: left in the source"
         assert not host.path(f"{SIB_QUEUE}/mailops-move").exists()
-        held = [p for p in files_in(host, SIB_QUEUE, ("hold",))]
+        held = files_in(host, SIB_QUEUE, ("hold",))
         time_part, z, inode = held[0].name.rpartition("z")  # a long queue ID: time, "z", inode (mail_queue.h)
         assert len(held) == 1 and z and len(time_part) >= 10 and inode
         assert "Renamed" not in host.run_tty("postsuper", "-c", SIB, "-S", "hold").stderr  # its name matches its inode
