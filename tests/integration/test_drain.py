@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Decommission that moves the mail: postfix_instance state=absent move_mail_to=SIBLING on real Postfix.
 
-The source instance postfix-old relays everything to ``relayhost = [127.0.0.1]:PORT`` where
+playbooks/decommission.yml (postfix_multi_decommission_move_to) removes the source instance
+postfix-old, which relays everything to ``relayhost = [127.0.0.1]:PORT`` where
 nothing listens, so its mail is deferred; some of it is put on hold (postsuper -h). Once it is
 stopped, one more message is submitted with sendmail (it stays in maildrop: postdrop(1) writes
 it, no pickup(8) runs), and one of the deferred queue files is renamed into ``incoming``: a
@@ -186,14 +187,30 @@ def fill_source(host: labhost.Host, deferred: int, held: int) -> dict[str, list[
     return {"hold": sorted(held_ids), "deferred": sorted(deferred_ids[:-1]), "incoming": [deferred_ids[-1]], "maildrop": ["maildrop-0@lab.example"]}
 
 
+DECOMMISSION = """
+- name: Decommission postfix-old
+  ansible.builtin.import_playbook: mailops.postfix_multi.decommission
+"""
+DESTROY_TASK = "Destroy the instance"
+
+
+def decommission(host: labhost.Host, *options: str) -> dict | None:
+    """playbooks/decommission.yml with postfix_multi_decommission_move_to=postfix-sib; the destroy task's result."""
+    extra = ["-e", "postfix_multi_hosts=all", "-e", "postfix_multi_decommission_instance=postfix-old", "-e", "postfix_multi_decommission_move_to=postfix-sib"]
+    rc, records = host.playbook(DECOMMISSION, extra_args=[*extra, *options])
+    assert rc == 0, host.last_run.explain()
+    destroyed = [r["result"] for r in records if DESTROY_TASK in r["task"] and r["status"] != "skipped"]
+    assert len(destroyed) <= 1, records
+    return destroyed[0] if destroyed else None
+
+
 def test_decommission_moves_deferred_held_incoming_and_maildrop_mail(lab, tmp_path):
     host, port = lab
     deferred, held = 3, 2
     ids = fill_source(host, deferred, held)
     assert ids_by_queue(host, OLD) == ids  # postqueue -j sees the source as the test built it
 
-    args = {"name": "postfix-old", "state": "absent", "force": True, "move_mail_to": "postfix-sib"}
-    check, first, again = host.sequence("postfix_instance", **args)[:3]
+    check, first, again = (decommission(host, *mode) for mode in (["--check"], [], ["--check"]))
     assert check["changed"] is True, check
     assert check["moved_mail"]["count"] == deferred + 1 + 1 + held
     assert {q: len(v) for q, v in check["moved_mail"]["queue_ids"].items()} == {"incoming": 1, "active": 0, "deferred": deferred, "hold": held, "maildrop": 1}
@@ -202,7 +219,7 @@ def test_decommission_moves_deferred_held_incoming_and_maildrop_mail(lab, tmp_pa
     assert first["changed"] is True and first["action"] == "destroy", first
     assert first["moved_mail"]["count"] == deferred + 1 + 1 + held
     assert sorted(len(v) for v in first["moved_mail"]["files"].values()) == sorted([1, deferred, held, 1])
-    assert again["changed"] is False and "moved_mail" not in again
+    assert again is None  # the host is skipped: it has no postfix-old any more
     assert "postfix-old" not in host.run("postmulti", "-l").stdout
     assert not host.path(OLD_QUEUE).exists() and not host.path(OLD).exists()
     assert not host.path(f"{SIB_QUEUE}/mailops-move").exists()
