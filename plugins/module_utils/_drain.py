@@ -400,16 +400,24 @@ class Mover:
             os.rename(tmp, target)
             _fsync_dir(os.path.dirname(target))
             self.step("published")
-        if message is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(message.path)
-            _fsync_dir(os.path.dirname(message.path))
+        queue, queue_id = key.split(".", 1)
+        source = message.path if message is not None else self._source_path(queue, queue_id)
+        if source is not None and os.path.lexists(source):
+            os.unlink(source)
+            _fsync_dir(os.path.dirname(source))
             self.step("removed")
-        self._remove_logs(key.split(".", 1)[1])
+        self._remove_logs(queue_id)
         os.unlink(commit)
         _fsync_dir(self.staging)
         self.step("done")
         return dest
+
+    def _source_path(self, queue: str, queue_id: str) -> str | None:
+        """Where the source file of a committed message still is, whatever the survey made of it."""
+        for path, _st in _files(os.path.join(self.source_queue, queue)):
+            if os.path.basename(path) == queue_id:
+                return path
+        return None
 
     def _remove_logs(self, queue_id: str) -> None:
         """The message's defer, bounce and trace logs in the source (postsuper -r removes them too)."""

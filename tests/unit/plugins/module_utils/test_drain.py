@@ -217,6 +217,17 @@ class TestCrashes:
             assert _drain.survey(str(source)).messages == []
         assert steps > 6 * 4  # every message went through its steps
 
+    def test_a_committed_source_is_removed_even_if_it_no_longer_looks_like_a_message(self, tmp_path: Path) -> None:
+        """Once committed, the copy is the message: the source goes even when a re-run's survey does not list it."""
+        source, target, _bodies = _populate(tmp_path)
+        messages = _drain.survey(str(source)).messages
+        with pytest.raises(_Crash):
+            _drain.Mover(str(source), os.getuid(), _target(target), "src", step=_crash_after(2)).run(messages[:1])  # copied, committed
+        Path(messages[0].path).chmod(0o600)  # as if someone touched it meanwhile: no longer ready
+        _drain.Mover(str(source), os.getuid(), _target(target), "src").run(_drain.survey(str(source)).messages)
+        assert not Path(messages[0].path).exists()
+        assert len(_contents(target, "maildrop") + _contents(target, "hold")) == 6
+
     def test_a_consumed_file_is_not_moved_again(self, tmp_path: Path) -> None:
         """pickup(8) may take the published file before the source is removed: the re-run only removes the source."""
         source, target, _bodies = _populate(tmp_path)
