@@ -22,7 +22,8 @@ description:
     C(master.cf), the instance is imported as it is (postmulti's C(import)).
   - The primary's C(main.cf) is locked while it is read and changed, so concurrent runs on one host (several plays or
     forks) do not lose each other's edits.
-  - Destroying an instance refuses, always, while its queue holds mail, and says how many messages. It removes the
+  - Destroying an instance refuses, always, while its queue holds mail, and says how many messages - unless
+    O(move_mail_to) moves that mail to a sibling instance first. It removes the
     instance's directories completely when they hold only what Postfix itself creates there (empty queue directories,
     sockets, pid and lock files, the data directory's caches); anything else is left in place and listed in
     RV(leftovers).
@@ -123,10 +124,32 @@ options:
     description:
       - With O(state=absent) or O(state=deported), stop a running instance and disable an enabled one first, instead of
         refusing.
-      - Destroying still refuses while the queue holds mail.
+      - Destroying still refuses while the queue holds mail (see O(move_mail_to)).
     type: bool
     default: false
     version_added: 1.0.0
+  move_mail_to:
+    description:
+      - With O(state=absent) or O(state=deported), move the instance's queued mail to this sibling instance on the same
+        host first (name, name without C(postfix-), config directory, or V(-) for the primary, as postmulti C(-i)), so
+        that the instance can be destroyed now instead of after its queue drained.
+      - The instance is stopped first (a running one only with O(force=true)). Every message of its C(incoming),
+        C(active), C(deferred) and C(maildrop) queues is requeued in the sibling through the sibling's C(maildrop) queue,
+        as C(postsuper -r) requeues mail (the sibling's C(pickup) and C(cleanup) give it a new queue ID; its address
+        rewriting and content filter apply). A message of the C(hold) queue goes to the sibling's C(hold) queue and stays
+        held. Each new queue file is named after its own inode in the sibling's queue ID format (C(enable_long_queue_ids)),
+        keeps its mode, times and owner (the sibling's C(mail_owner) for files of the instance's), and the source file
+        goes only after the copy is on disk; the sibling is then flushed (C(postfix flush)) if it runs.
+      - A run killed at any point (even with C(kill -9)) loses no message, and running the task again finishes the move
+        without requeueing any message twice; until then the sibling's queue directory holds a C(mailops-move) directory
+        with the state of the move.
+      - Mail that cannot be requeued is never moved and never deleted - files of the C(corrupt) and C(saved) queues,
+        queue files whose records do not parse, files still being written (not mode 0700), files whose name is not a queue
+        ID - and is listed in RV(moved_mail.kept). O(state=absent) refuses, before anything is changed, while such files
+        exist; O(state=deported) moves the rest and leaves them.
+      - Check mode lists the messages that would move (RV(moved_mail)); for a running instance that list is a snapshot.
+    type: str
+    version_added: 1.1.0
   parameters:
     description:
       - C(main.cf) parameters the instance must have, with the meaning (and the same code) of
@@ -230,6 +253,13 @@ EXAMPLES = r"""
     name: postfix-in
     state: absent
     force: true
+
+- name: Destroy an instance now, its queued mail (deferred and held included) moved to a sibling
+  mailops.postfix_multi.postfix_instance:
+    name: postfix-old
+    state: absent
+    force: true
+    move_mail_to: postfix-out
 """
 
 RETURN = r"""
@@ -285,6 +315,34 @@ leftovers:
   type: list
   elements: str
   sample: [/etc/postfix-out/transport]
+moved_mail:
+  description:
+    - The mail that O(move_mail_to) moved (in check mode, would move).
+  returned: when O(move_mail_to) is given and the instance is destroyed or deported
+  type: dict
+  contains:
+    to:
+      description: The config directory of the sibling that received the mail.
+      type: str
+      sample: /etc/postfix-out
+    count:
+      description: How many messages moved.
+      type: int
+      sample: 3
+    queue_ids:
+      description: The source queue IDs of the messages, by source queue (C(incoming), C(active), C(deferred), C(hold), C(maildrop)).
+      type: dict
+      sample: {incoming: [], active: [], deferred: [4XyBcD1qz1Xw, 4XyBcD2rz1Xx], hold: [4XyBcD3sz1Xy], maildrop: []}
+    files:
+      description:
+        - The new files in the sibling's queue directory, by source queue (empty in check mode). A message requeued
+          through C(maildrop) gets its final queue ID from the sibling's C(cleanup), logged with C(orig_id=) by C(pickup).
+      type: dict
+      sample: {deferred: [maildrop/4XyBcG1qz7Ab, maildrop/4XyBcG1rz7Ac], hold: [hold/4XyBcG1sz7Ad]}
+    kept:
+      description: Files that are never moved or deleted, by reason (corrupt or saved queue, malformed, still being written).
+      type: dict
+      sample: {"in the corrupt queue": [/var/spool/postfix-old/corrupt/4XyBcD9tz1Xz]}
 changed_parameters:
   description: The C(main.cf) parameters that O(parameters), O(absent_parameters) and O(exclusive) changed (or would).
   returned: when any of O(parameters), O(absent_parameters), O(exclusive) or O(master) is given

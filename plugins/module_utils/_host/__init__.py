@@ -13,6 +13,7 @@
 #   _info        instance discovery and live state (postfix_instance_info, the lookup)
 #   _service     start/stop/reload/... of instances, postmulti -p style (postfix_service)
 #   _health      running state and listener probes of every instance (postfix_health, gates)
+#   _drain       moves a stopped instance's queued mail into a sibling (postsuper -r style, via maildrop)
 # Everything that touches the host goes through _runner (commands) and _io (files).
 #
 # May import: _core, _postfix.

@@ -14,11 +14,13 @@ Domain problems surface as ``PostfixMultiError`` with a message an operator can 
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _drain, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import apply_plan, sweep_instance
@@ -99,7 +101,7 @@ class Configured(t.NamedTuple):
     restart_required: bool
 
 
-def configure_plan(plan: Plan, content: Content, facts: LocalFacts) -> Configured:
+def configure_plan(plan: Plan, content: Content, facts: Facts) -> Configured:
     """Add the instance's configuration to a present-state plan: the main.cf and master.cf edits that
     postfix_config and postfix_master would make, on top of what the plan already writes (the new
     instance's files, or its name/group/enable edit). A new instance is thus written, validated and
@@ -171,7 +173,7 @@ def _chain(first: t.Callable[[str], str] | None, then: t.Callable[[str], str]) -
     return lambda text: then(first(text))
 
 
-def _initialised_registry(reg: Registry, defaults: dict[str, str], facts: LocalFacts) -> tuple[Registry, FileWrite | None]:
+def _initialised_registry(reg: Registry, defaults: dict[str, str], facts: Facts) -> tuple[Registry, FileWrite | None]:
     """The registry as it is after ``postfix_multi_init`` (initialise=true): planned on the edited text."""
     write = plan_init(reg)
     if write is None:
@@ -192,9 +194,8 @@ class _Planned(t.NamedTuple):
     configured: Configured
 
 
-def _plan_instance(options: t.Mapping[str, t.Any], facts: LocalFacts, defaults: dict[str, str]) -> _Planned:
-    """Everything ``postfix_instance`` decides before it validates and writes (reads only)."""
-    desired = Desired(
+def _desired(options: t.Mapping[str, t.Any]) -> Desired:
+    return Desired(
         state=options.get("state") or "present",
         name=options.get("name"),
         config_directory=options.get("config_directory"),
@@ -207,6 +208,11 @@ def _plan_instance(options: t.Mapping[str, t.Any], facts: LocalFacts, defaults: 
         before_group=options.get("before_group"),
         force=bool(options.get("force")),
     )
+
+
+def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[str, str]) -> _Planned:
+    """Everything ``postfix_instance`` decides before it validates and writes (reads only)."""
+    desired = _desired(options)
     content = Content.from_options(options)
     if content.given() and desired.state != "present":
         raise PostfixMultiError("parameters, absent_parameters, exclusive and master describe a present instance; leave them out with state=" + desired.state)
@@ -238,18 +244,161 @@ def staged_configuration(options: t.Mapping[str, t.Any]) -> tuple[str, dict[str,
     return planned.plan.after.config_directory, planned.configured.files
 
 
+class _AfterMove:
+    """The host's facts, with the mail that the move takes out of a queue directory gone from it:
+    what destroy's refusal is planned on when ``move_mail_to`` is given."""
+
+    def __init__(self, facts: LocalFacts, queue_directory: str, moved: t.Mapping[str, int]) -> None:
+        self._facts = facts
+        self._queue_directory = queue_directory
+        self._moved = moved
+
+    def read_text(self, path: str) -> str | None:
+        return self._facts.read_text(path)
+
+    def exists(self, path: str) -> bool:
+        return self._facts.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self._facts.is_dir(path)
+
+    def resolve(self, path: str) -> str:
+        return self._facts.resolve(path)
+
+    def is_running(self, config_directory: str) -> bool:
+        return self._facts.is_running(config_directory)
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        counts = self._facts.queue_counts(queue_directory)
+        if os.path.realpath(queue_directory) == os.path.realpath(self._queue_directory):
+            counts = {queue: max(0, count - self._moved.get(queue, 0)) for queue, count in counts.items()}
+        return counts
+
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+        return self._facts.incomplete(queue_directory, data_directory, mail_owner)
+
+
+class _Move(t.NamedTuple):
+    """A planned ``move_mail_to``: from which instance to which, and what the source holds."""
+
+    source: Instance
+    target: Instance
+    survey: _drain.Survey
+    running: bool  # the source, when surveyed: then only its corrupt and saved queues are certain
+
+    def certain_blocks(self) -> dict[str, list[str]]:
+        """What keeps a destroy from happening whatever the move does (everything, once the source is stopped)."""
+        if not self.running:
+            return dict(self.survey.blocked)
+        kept = tuple(f"in the {queue} queue" for queue in _drain.KEPT_QUEUES)
+        return {reason: paths for reason, paths in self.survey.blocked.items() if reason in kept}
+
+
+def _blocked_text(blocked: t.Mapping[str, t.Sequence[str]]) -> str:
+    return "; ".join(f"{reason}: {', '.join(paths)}" for reason, paths in blocked.items())
+
+
+def _plan_move(options: t.Mapping[str, t.Any], facts: LocalFacts, defaults: dict[str, str]) -> _Move | None:
+    """Check a ``move_mail_to`` request before anything is touched (None: no source instance, nothing to move)."""
+    desired = _desired(options)
+    selector = str(options["move_mail_to"])
+    if desired.state not in ("absent", "deported"):
+        raise PostfixMultiError("move_mail_to moves the mail of an instance that is destroyed or deported: use it with state=absent or state=deported")
+    reg = Registry.load(defaults, facts.read_text)
+    _cfg, source, _entry = Planner(reg, facts).identify(desired)
+    if source is None:
+        return None
+    if source.primary:
+        raise PostfixMultiError(f"Cannot destroy or deport the primary instance ({source.config_directory})")
+    target = reg.find(selector)
+    if target is None:
+        known = ", ".join(inst.name or inst.config_directory for inst in reg.instances)
+        raise PostfixMultiError(f"move_mail_to: no instance {selector} on this host (it has: {known}); nothing was changed")
+    if target.config_directory == source.config_directory or facts.resolve(target.queue_directory) == facts.resolve(source.queue_directory):
+        raise PostfixMultiError(f"move_mail_to: {selector} is the instance being removed ({source.label}); name a sibling that stays")
+    running = facts.is_running(source.config_directory)
+    return _Move(source, target, _drain.survey(source.queue_directory), running)
+
+
+def _move_result(move: _Move, moved: t.Mapping[str, t.Sequence[str]] | None) -> dict[str, t.Any]:
+    survey = move.survey
+    return {
+        "to": move.target.config_directory,
+        "queue_ids": survey.ids(),
+        "count": len(survey.messages),
+        "files": {queue: list(files) for queue, files in (moved or {}).items()},
+        "kept": {reason: list(paths) for reason, paths in survey.blocked.items()},
+    }
+
+
+def _run_move(move: _Move, plan: Plan, facts: LocalFacts) -> tuple[_Move, dict[str, list[str]]]:
+    """Stop the source, move its mail into the target, ask the target to deliver it. Returns the move as
+    surveyed once the source was stopped and the target files of the moved messages."""
+    source, target = move.source, move.target
+    if plan.stop:
+        _runner.check([facts.postfix(), "-c", source.config_directory, "stop"], what=f"stopping instance {source.label}")
+        plan.stop = False  # stopped: the plan's own stop would fail on a stopped instance
+    elif facts.is_running(source.config_directory):
+        raise PostfixMultiError(f"Instance {source.label} is running; its mail moves only when it is stopped (force=true stops it)")
+    move = move._replace(survey=_drain.survey(source.queue_directory), running=False)
+    if plan.action == "destroy" and move.survey.blocked:
+        raise PostfixMultiError(
+            f"Cannot destroy instance {source.label}: mail that is never moved or deleted appeared while it was stopped "
+            f"({_blocked_text(move.survey.blocked)}). It is stopped; nothing was moved.",
+            kept=move.survey.blocked,
+        )
+    postconf = find_postfix_command("postconf", facts.defaults().get("command_directory"))
+    mover = _drain.Mover(
+        source.queue_directory,
+        _drain.mail_owner_uid(postconf, source.config_directory),
+        _drain.read_target(postconf, target.label, target.config_directory, target.queue_directory),
+        os.path.basename(source.queue_directory.rstrip("/")) or "source",
+    )
+    try:
+        moved = mover.run(move.survey.messages)
+    except OSError as exc:
+        raise PostfixMultiError(f"moving the mail of {source.label} to {target.label} failed: {exc}. No message is lost: run again to finish the move") from exc
+    if moved and facts.is_running(target.config_directory):
+        # postqueue(1) -f: pickup(8) takes the maildrop files now, the queue manager retries deferred mail
+        _runner.check([facts.postfix(), "-c", target.config_directory, "flush"], what=f"flushing instance {target.label}")
+    return move, moved
+
+
 def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
     facts = LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
-        desired, content, reg, plan, configured = _plan_instance(options, facts, defaults)
+        move = _plan_move(options, facts, defaults) if options.get("move_mail_to") else None
+        planning: Facts = facts
+        if move is not None:
+            blocks = move.certain_blocks()
+            if options.get("state") == "absent" and blocks:
+                raise PostfixMultiError(
+                    f"Cannot destroy instance {move.source.label}: its queue holds mail that is never moved or deleted "
+                    f"({_blocked_text(blocks)}). Look at it (postcat -c {move.source.config_directory} -q QUEUE_ID, "
+                    "or postcat FILE), move or remove it by hand, or deport the instance instead. Nothing was changed.",
+                    kept=blocks,
+                )
+            planning = _AfterMove(facts, move.source.queue_directory, move.survey.counts())
+        desired, content, reg, plan, configured = _plan_instance(options, planning, defaults)
         warnings: list[str] = []
         if configured.files and options.get("validate", True) and plan.after is not None:
             postconf, postfix = postfix_commands(facts)
             warnings = validate(plan.after.config_directory, configured.files, postconf=postconf, postfix=postfix, check_master="master.cf" in configured.files)
         state = _state_of(plan, desired)
         leftovers: list[str] = []
+        moved: dict[str, list[str]] | None = None
+        if move is not None and plan.action in ("destroy", "deport"):
+            if move.target.enabled is False:
+                warnings.append(f"move_mail_to: {move.target.label} is disabled; 'postfix start' does not start it, and the mail waits in it until it runs")
+            if not check_mode:
+                move, moved = _run_move(move, plan, facts)
+            count = len(move.survey.messages) if moved is None else sum(len(files) for files in moved.values())
+            if count:
+                plan.messages.insert(0, f"moved {count} message{'s' if count != 1 else ''} to {move.target.label}")
+            if move.survey.blocked:
+                warnings.append(f"{move.source.label} keeps mail that is never moved or deleted: {_blocked_text(move.survey.blocked)}")
         if plan.changed and not check_mode:
             leftovers = apply_plan(plan, facts)
             after_reg = Registry.load(defaults, facts.read_text)
@@ -275,6 +424,9 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
         result["changed_parameters"] = configured.parameters
         result["changed_entries"] = configured.entries
         result["restart_required"] = configured.restart_required
+    if move is not None and plan.action in ("destroy", "deport"):
+        result["moved_mail"] = _move_result(move, moved)
+        result["changed"] = result["changed"] or bool(move.survey.messages)
     if plan.action == "destroy":
         result["leftovers"] = leftovers
         if leftovers:
@@ -336,6 +488,7 @@ INSTANCE = Interface(
             "master": {"type": "list", "elements": "dict"},
             "validate": {"type": "bool", "default": True},
             "initialise": {"type": "bool", "default": False},
+            "move_mail_to": {"type": "str"},
             **UNSAFE_WRITES,
         },
         "required_one_of": [["name", "config_directory"]],
