@@ -50,6 +50,14 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._interface i
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._lifecycle import manage_init, manage_instance, staged_configuration
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._maps import (
+    MAP_OPTIONS,
+    MapJob,
+    apply_design_maps,
+    plan_design_maps,
+    redacted_design,
+    summary,
+)
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._mastercf import MasterCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._registry import Registry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._service import ServiceHost, boot_drift, manage_service
@@ -79,8 +87,10 @@ DESIGN_OPTIONS: dict[str, t.Any] = {
             "absent_parameters": {"type": "list", "elements": "str", "default": []},
             "exclusive": {"type": "bool"},
             "master": {"type": "list", "elements": "dict", "default": []},
+            "maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
         },
     },
+    "primary_maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
     "primary_parameters": {"type": "dict", "default": {}},
     "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
     "start": {"type": "bool", "default": True},
@@ -296,6 +306,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         prune=state == "overridden",
         start=start,
         boot=lambda reg: boot_drift(reg, service_host),
+        primary_maps=options.get("primary_maps") or [],
     )
     report = _Report()
     actions = drift["actions"]
@@ -314,6 +325,10 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     }
     if want_diff:
         result["diff"] = report.diff
+    shown_instances, shown_maps = redacted_design(options.get("instances"), options.get("primary_maps"))
+    if shown_instances != list(options.get("instances") or []) or shown_maps != list(options.get("primary_maps") or []):
+        # the values of secret tables stay out of the arguments Ansible returns as "invocation"
+        result["invocation"] = {"module_args": dict(options, instances=shown_instances, primary_maps=shown_maps)}
     if options.get("probe"):
         if check_mode and not drift["in_sync"]:
             result["health"] = None
@@ -361,6 +376,7 @@ def _apply(
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False
     warnings = _validate_all(facts, jobs) if validate_on else {}
+    map_jobs = plan_design_maps(actions["maps"], reg.primary_directory, validate_on)
     for name, lines in warnings.items():
         report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
 
@@ -406,6 +422,9 @@ def _apply(
         if not check_mode:
             _write_edits(facts, edits)
 
+    # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
+    map_reloads = _maps(map_jobs, check_mode, want_diff, report)
+
     # 5. prune, boot, reload/restart what changed, start what should run
     for directory in actions["prune"]:
         result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
@@ -416,7 +435,9 @@ def _apply(
     if options.get("apply_changes", True) is not False:
         if not validate_on and not check_mode:
             _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
-        _services(report, [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits], check_mode, host)
+        reloads = [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits]
+        reloads += [{"name": name, "state": "reloaded"} for name in map_reloads if name not in {edit.instance for edit in edits}]
+        _services(report, reloads, check_mode, host)
     starts = []
     for item in actions["start"]:
         if check_mode and item["depends"]:
@@ -426,6 +447,27 @@ def _apply(
             continue
         starts.append({"name": item["instance"], "state": "started"})
     _services(report, starts, check_mode, host)
+
+
+def _maps(jobs: t.Sequence[MapJob], check_mode: bool, want_diff: bool, report: _Report) -> list[str]:
+    """Build the declared lookup tables (``_maps.apply_design_maps``); the instances a changed flat
+    table needs to be reloaded."""
+    reloads = []
+    for job in jobs:
+        plans = apply_design_maps(job, check_mode)
+        done = [plan for plan in plans if plan.changed]
+        if not done:
+            continue
+        report.changed = True
+        record = report.instance(job.instance)
+        record.setdefault("changed_maps", []).extend(plan.request.name for plan in done)
+        report.action(job.instance, f"lookup tables of {_label(job.instance)}: " + "; ".join(summary(plan) for plan in done))
+        if any(plan.reload_required for plan in done):
+            record["reload_required"] = True
+            reloads.append(job.instance)
+        if want_diff:
+            report.diff.extend(plan.diff() for plan in done)
+    return reloads
 
 
 def _services(report: _Report, requests: t.Sequence[dict[str, t.Any]], check_mode: bool, host: ServiceHost) -> None:
@@ -511,6 +553,7 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         prune=options["prune"],
         start=options["start"],
         boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
+        primary_maps=options["primary_maps"],
     )
 
 

@@ -305,9 +305,7 @@ def plan_map(config_directory: str, request: MapRequest, default_type: str, supp
     """What makes the instance's table as requested; reads files, changes nothing."""
     type_ = request.type or default_type
     if type_ not in TYPES:
-        raise PostfixMultiError(
-            f"{request.name}: the instance's default_database_type is {type_}, which this module cannot index; give the table's type"
-        )
+        raise PostfixMultiError(f"{request.name}: the instance's default_database_type is {type_}, which this module cannot index; give the table's type")
     if request.state == "present" and type_ not in supported:
         raise PostfixMultiError(
             f"{request.name}: this Postfix does not support the table type {type_} (postconf -m lists {', '.join(sorted(supported))}); "
@@ -519,6 +517,135 @@ def result_of(plan: MapPlan) -> dict[str, t.Any]:
     }
 
 
+# --------------------------------------------------------------------------- the design's maps (postfix_multi_host, postfix_drift_info)
+
+# One table in the design: the options of postfix_map without the instance.
+MAP_OPTIONS: dict[str, t.Any] = {
+    "name": {"type": "str", "required": True},
+    "type": {"type": "str", "choices": list(TYPES)},
+    "entries": {"type": "raw"},
+    "content": {"type": "str"},
+    "state": {"type": "str", "choices": list(STATES), "default": "present"},
+    "aliases": {"type": "bool", "default": False},
+    "secret": {"type": "bool"},
+    "mode": {"type": "raw"},
+}
+
+
+def check_design_maps(where: str, specs: t.Any) -> list[dict[str, t.Any]]:
+    """The ``maps`` of one declared instance, checked without reading anything (names unique)."""
+    if specs is None:
+        return []
+    if not isinstance(specs, (list, tuple)) or any(not isinstance(spec, Mapping) for spec in specs):
+        raise PostfixMultiError(f"{where}: maps must be a list of tables (mappings with name and entries or content)")
+    out = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(specs):
+        clean = {key: value for key, value in spec.items() if value is not None}
+        try:
+            request = check_request(clean)
+        except PostfixMultiError as exc:
+            raise PostfixMultiError(f"{where}.maps[{index}]: {exc.msg}") from None
+        if request.name in seen:
+            raise PostfixMultiError(f"{where}.maps[{index}]: table {request.name} is also maps[{seen[request.name]}]")
+        seen[request.name] = index
+        out.append(clean)
+    return out
+
+
+def design_plans(
+    config_directory: str, specs: Sequence[Mapping[str, t.Any]], postconf: str, default_type: str | None = None, facts_directory: str | None = None
+) -> list[MapPlan]:
+    """The plans of an instance's declared tables. ``default_type``: the default_database_type the
+    design gives the instance (its main.cf holds it once the run is done); else the instance's
+    main.cf is asked, or ``facts_directory``'s while the instance does not exist yet."""
+    requests = [check_request(spec) for spec in specs]
+    if not requests:
+        return []
+    exists = os.path.isfile(os.path.join(config_directory, "main.cf"))
+    default, supported = table_facts(postconf, config_directory if exists else (facts_directory or config_directory))
+    return [plan_map(config_directory, request, default_type or default, supported) for request in requests]
+
+
+def differing(plans: Sequence[MapPlan]) -> list[str]:
+    return [plan.request.name for plan in plans if plan.changed]
+
+
+def declared_type(parameters: Mapping[str, t.Any] | None) -> str | None:
+    """The default_database_type a design's main.cf parameters give (a plain type name), else None."""
+    value = (parameters or {}).get("default_database_type")
+    return value.strip() if isinstance(value, str) and value.strip() in TYPES else None
+
+
+def map_changes(config_directory: str | None, specs: Sequence[Mapping[str, t.Any]], postconf: str, default_type: str | None, facts_directory: str) -> list[str]:
+    """The declared tables that differ on the host ([] for none); ``["*"]`` when they cannot be
+    planned (the converge run plans them again and says why). ``config_directory`` None: the instance
+    does not exist yet, and every table it should have differs."""
+    if config_directory is None or not os.path.isdir(config_directory):
+        return [spec["name"] for spec in specs if (spec.get("state") or "present") == "present"]
+    try:
+        return differing(design_plans(config_directory, specs, postconf, default_type, facts_directory))
+    except PostfixMultiError:
+        return ["*"]
+
+
+def redacted_design(instances: t.Any, primary_maps: t.Any) -> tuple[t.Any, t.Any]:
+    """The design's instances and primary maps with the values of secret tables hidden."""
+    shown = []
+    for entry in instances or []:
+        if isinstance(entry, Mapping) and entry.get("maps"):
+            entry = dict(entry, maps=[redacted(spec) if isinstance(spec, Mapping) else spec for spec in entry["maps"]])
+        shown.append(entry)
+    return shown, [redacted(spec) if isinstance(spec, Mapping) else spec for spec in primary_maps or []]
+
+
+class MapJob(t.NamedTuple):
+    """The declared tables of one instance, planned and validated before the run changes anything."""
+
+    instance: str
+    config_directory: str
+    specs: list[dict[str, t.Any]]
+    default_type: str | None
+    primary_directory: str
+    plans: list[MapPlan]
+
+
+def plan_design_maps(actions: Sequence[Mapping[str, t.Any]], primary_directory: str, validate: bool = True) -> list[MapJob]:
+    """Plan the ``maps`` actions of the drift and build every changed table in a private directory
+    (``validate_map``), so that a table postmap refuses stops the run before anything is written."""
+    if not actions:
+        return []
+    commands = postfix_map_commands(None)
+    jobs = []
+    refused = []
+    for action in actions:
+        directory = action["config_directory"]
+        plans = design_plans(directory, action["maps"], commands["postconf"], action.get("default_type"), primary_directory)
+        exists = os.path.isfile(os.path.join(directory, "main.cf"))
+        if validate:
+            for plan in plans:
+                try:
+                    validate_map(plan, directory if exists else primary_directory, commands)
+                except PostfixMultiError as exc:
+                    refused.append(f"{action['instance']}: {plan.request.name}: {exc.msg}")
+        jobs.append(MapJob(action["instance"], directory, list(action["maps"]), action.get("default_type"), primary_directory, plans))
+    if refused:
+        raise PostfixMultiError("a lookup table is refused, so nothing was changed: " + "; ".join(refused), stage="validate")
+    return jobs
+
+
+def apply_design_maps(job: MapJob, check_mode: bool) -> list[MapPlan]:
+    """Make the job's tables as declared (planned again on the files as they are now: a new instance
+    exists by now); check mode returns the plans made before."""
+    if check_mode:
+        return job.plans
+    commands = postfix_map_commands(None)
+    plans = design_plans(job.config_directory, job.specs, commands["postconf"], job.default_type, job.primary_directory)
+    for plan in plans:
+        apply_map(plan, job.config_directory, commands)
+    return plans
+
+
 # --------------------------------------------------------------------------- the postfix_map module
 
 
@@ -545,22 +672,36 @@ def manage_map(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) 
     }
     if want_diff:
         result["diff"] = plan.diff()
+    if request.secret:
+        # AnsibleModule returns the module's arguments as "invocation" unless the result has one
+        result["invocation"] = {"module_args": redacted(options)}
     return result
+
+
+def redacted(spec: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """One table's options with the values of a secret table hidden (keys kept)."""
+    out = dict(spec)
+    try:
+        secret = check_request(spec).secret
+    except PostfixMultiError:
+        secret = bool(spec.get("secret")) or is_secret(str(spec.get("name") or ""))
+    if not secret:
+        return out
+    entries = spec.get("entries")
+    if isinstance(entries, Mapping):
+        out["entries"] = {key: HIDDEN for key in entries}
+    elif isinstance(entries, (list, tuple)):
+        out["entries"] = [{"key": item.get("key"), "value": HIDDEN} if isinstance(item, Mapping) else HIDDEN for item in entries]
+    elif entries is not None:
+        out["entries"] = HIDDEN
+    if isinstance(spec.get("content"), str):
+        out["content"] = hide_values(spec["content"], bool(spec.get("aliases")))
+    return out
 
 
 MAP = Interface(
     {
-        "argument_spec": {
-            "instance": {"type": "str", "default": "-"},
-            "name": {"type": "str", "required": True},
-            "type": {"type": "str", "choices": list(TYPES)},
-            "entries": {"type": "raw"},
-            "content": {"type": "str"},
-            "state": {"type": "str", "choices": list(STATES), "default": "present"},
-            "aliases": {"type": "bool", "default": False},
-            "secret": {"type": "bool"},
-            "mode": {"type": "raw"},
-        },
+        "argument_spec": dict({"instance": {"type": "str", "default": "-"}}, **MAP_OPTIONS),
         "mutually_exclusive": [("entries", "content")],
     },
     manage_map,

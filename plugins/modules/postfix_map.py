@@ -116,8 +116,9 @@ options:
       - The values are secrets (passwords). The diff and the messages show the keys only, with every value as
         C(VALUE_HIDDEN). A new table is created with mode V(0600).
       - Omitted, a table whose file name contains C(passw) or C(secret) (C(sasl_passwd)) is secret.
-      - This hides the values in what the module returns. Ansible itself shows a module's arguments with C(-vvv) and
-        logs them on the managed host. Set C(no_log: true) on the task to keep the values out of those logs as well.
+      - The values are hidden in everything the module returns, including the arguments Ansible shows with C(-vvv)
+        (C(invocation)). Ansible itself also logs a module's arguments to the managed host's system log before the
+        module runs; set C(no_log: true) on the task to keep the values out of that log as well.
     type: bool
     version_added: 1.0.0
 requirements:

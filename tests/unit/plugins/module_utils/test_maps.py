@@ -39,9 +39,7 @@ SUPPORTED = frozenset({"hash", "btree", "texthash", "regexp", "cidr"})
 
 
 def test_a_mapping_renders_one_line_per_entry_in_order_and_lists_comma_separated() -> None:
-    assert render_entries({"root": "admin", "info@example.com": ["alice", "bob"], 25: 1}, "hash") == (
-        "root admin\ninfo@example.com alice, bob\n25 1\n"
-    )
+    assert render_entries({"root": "admin", "info@example.com": ["alice", "bob"], 25: 1}, "hash") == ("root admin\ninfo@example.com alice, bob\n25 1\n")
     assert render_entries({"postmaster": "root"}, "hash", aliases=True) == "postmaster: root\n"
 
 
