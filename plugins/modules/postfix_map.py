@@ -77,11 +77,11 @@ options:
   entries:
     description:
       - The table as keys and values.
-      - A mapping (C(key: value)), or a list of mappings with exactly the keys C(key) and C(value), written in that order.
-        V(regexp), V(pcre) and V(cidr) tables take only the list, because the first matching pattern wins.
-      - Each entry becomes one line, C(KEY VALUE) (C(KEY: VALUE) for O(aliases=true)). A value that is a list is written
+      - "A mapping (C(key: value)), or a list of mappings with exactly the keys C(key) and C(value), written in that order.
+        V(regexp), V(pcre) and V(cidr) tables take only the list, because the first matching pattern wins."
+      - "Each entry becomes one line, C(KEY VALUE) (C(KEY: VALUE) for O(aliases=true)). A value that is a list is written
         comma-separated. Keys without blanks (patterns of ordered types may contain them), values on one line, no key
-        given twice.
+        given twice."
       - Mutually exclusive with O(content); one of them is required with O(state=present).
     type: raw
     version_added: 1.0.0
@@ -94,7 +94,7 @@ options:
     version_added: 1.0.0
   aliases:
     description:
-      - The table is an C(aliases(5)) file (C(name: value) lines), indexed with C(postalias) instead of C(postmap).
+      - "The table is an C(aliases(5)) file (C(name: value) lines), indexed with C(postalias) instead of C(postmap)."
     type: bool
     default: false
     version_added: 1.0.0
@@ -116,9 +116,9 @@ options:
       - The values are secrets (passwords). The diff and the messages show the keys only, with every value as
         C(VALUE_HIDDEN). A new table is created with mode V(0600).
       - Omitted, a table whose file name contains C(passw) or C(secret) (C(sasl_passwd)) is secret.
-      - The values are hidden in everything the module returns, including the arguments Ansible shows with C(-vvv)
+      - "The values are hidden in everything the module returns, including the arguments Ansible shows with C(-vvv)
         (C(invocation)). Ansible itself also logs a module's arguments to the managed host's system log before the
-        module runs; set C(no_log: true) on the task to keep the values out of that log as well.
+        module runs; set C(no_log: true) on the task to keep the values out of that log as well."
     type: bool
     version_added: 1.0.0
 requirements:
@@ -130,17 +130,17 @@ notes:
   - The lock that M(mailops.postfix_multi.postfix_config) takes on the primary's configuration directory is held
     while the table is planned and written.
 seealso:
-  - module: mailops.postfix_multi.postfix_config
-  - module: mailops.postfix_multi.postfix_service
-  - name: postmap(1)
+  - "module: mailops.postfix_multi.postfix_config"
+  - "module: mailops.postfix_multi.postfix_service"
+  - "name: postmap(1)
     description: The Postfix lookup table management utility.
-    link: https://www.postfix.org/postmap.1.html
-  - name: postalias(1)
+    link: https://www.postfix.org/postmap.1.html"
+  - "name: postalias(1)
     description: The Postfix alias database maintenance utility.
-    link: https://www.postfix.org/postalias.1.html
-  - name: DATABASE_README
+    link: https://www.postfix.org/postalias.1.html"
+  - "name: DATABASE_README
     description: Postfix lookup table overview.
-    link: https://www.postfix.org/DATABASE_README.html
+    link: https://www.postfix.org/DATABASE_README.html"
 """
 
 EXAMPLES = r"""
