@@ -55,6 +55,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._maps import
     MapJob,
     apply_design_maps,
     plan_design_maps,
+    redacted_actions,
     redacted_design,
     summary,
 )
@@ -317,7 +318,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         "installed": True,
         "in_sync": drift["in_sync"],
         "drift": drift["summary"],
-        "actions": actions,
+        "actions": redacted_actions(actions),
         "instances": report.instances,
         **report.lists(),
         "msg": "in sync" if drift["in_sync"] else "; ".join(report.messages) or "; ".join(drift["summary"]),
@@ -462,7 +463,7 @@ def _maps(jobs: t.Sequence[MapJob], check_mode: bool, want_diff: bool, report: _
         record = report.instance(job.instance)
         record.setdefault("changed_maps", []).extend(plan.request.name for plan in done)
         report.action(job.instance, f"lookup tables of {_label(job.instance)}: " + "; ".join(summary(plan) for plan in done))
-        if any(plan.reload_required for plan in done):
+        if any(plan.reload_required for plan in done) and not job.new:
             record["reload_required"] = True
             reloads.append(job.instance)
         if want_diff:
@@ -545,7 +546,7 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         declared["master"] = [{key: value for key, value in item.items() if value is not None} for item in declared["master"]]
         instances.append(declared)
     facts = LocalFacts()
-    return compare(
+    drift = compare(
         facts,
         instances,
         primary_parameters=options["primary_parameters"],
@@ -555,6 +556,10 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
         primary_maps=options["primary_maps"],
     )
+    drift["actions"] = redacted_actions(drift["actions"])
+    shown_instances, shown_maps = redacted_design(options.get("instances"), options.get("primary_maps"))
+    drift["invocation"] = {"module_args": dict(options, instances=shown_instances, primary_maps=shown_maps)}
+    return drift
 
 
 DRIFT = Interface({"argument_spec": dict(DESIGN_OPTIONS, prune={"type": "bool", "default": False})}, drift_info)

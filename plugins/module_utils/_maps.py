@@ -608,6 +608,7 @@ class MapJob(t.NamedTuple):
     default_type: str | None
     primary_directory: str
     plans: list[MapPlan]
+    new: bool  # the instance is created in this run (and started afterwards, never reloaded)
 
 
 def plan_design_maps(actions: Sequence[Mapping[str, t.Any]], primary_directory: str, validate: bool = True) -> list[MapJob]:
@@ -628,7 +629,9 @@ def plan_design_maps(actions: Sequence[Mapping[str, t.Any]], primary_directory: 
                     validate_map(plan, directory if exists else primary_directory, commands)
                 except PostfixMultiError as exc:
                     refused.append(f"{action['instance']}: {plan.request.name}: {exc.msg}")
-        jobs.append(MapJob(action["instance"], directory, list(action["maps"]), action.get("default_type"), primary_directory, plans))
+        jobs.append(
+            MapJob(action["instance"], directory, list(action["maps"]), action.get("default_type"), primary_directory, plans, bool(action.get("depends")))
+        )
     if refused:
         raise PostfixMultiError("a lookup table is refused, so nothing was changed: " + "; ".join(refused), stage="validate")
     return jobs
@@ -644,6 +647,13 @@ def apply_design_maps(job: MapJob, check_mode: bool) -> list[MapPlan]:
     for plan in plans:
         apply_map(plan, job.config_directory, commands)
     return plans
+
+
+def redacted_actions(actions: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A drift's actions with the values of secret tables hidden (for results)."""
+    out = dict(actions)
+    out["maps"] = [dict(action, maps=[redacted(spec) for spec in action["maps"]]) for action in actions.get("maps") or []]
+    return out
 
 
 # --------------------------------------------------------------------------- the postfix_map module

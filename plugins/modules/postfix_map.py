@@ -130,17 +130,17 @@ notes:
   - The lock that M(mailops.postfix_multi.postfix_config) takes on the primary's configuration directory is held
     while the table is planned and written.
 seealso:
-  - "module: mailops.postfix_multi.postfix_config"
-  - "module: mailops.postfix_multi.postfix_service"
-  - "name: postmap(1)
+  - module: mailops.postfix_multi.postfix_config
+  - module: mailops.postfix_multi.postfix_service
+  - name: postmap(1)
     description: The Postfix lookup table management utility.
-    link: https://www.postfix.org/postmap.1.html"
-  - "name: postalias(1)
+    link: https://www.postfix.org/postmap.1.html
+  - name: postalias(1)
     description: The Postfix alias database maintenance utility.
-    link: https://www.postfix.org/postalias.1.html"
-  - "name: DATABASE_README
+    link: https://www.postfix.org/postalias.1.html
+  - name: DATABASE_README
     description: Postfix lookup table overview.
-    link: https://www.postfix.org/DATABASE_README.html"
+    link: https://www.postfix.org/DATABASE_README.html
 """
 
 EXAMPLES = r"""

@@ -215,3 +215,58 @@ def test_documented_examples_run(mx):
             continue
         assert not result.get("failed"), (task["name"], result)
     assert query(mx, IN, f"hash:{IN}/virtual", "info@example.com") == "alice, bob"
+
+
+def test_the_design_builds_maps_before_start_and_reloads_for_flat_ones(new_host):
+    """postfix_multi_host with maps: a new instance gets its tables before it starts (check mode
+    lists them and writes nothing), a second run changes nothing, a changed regexp table of the
+    running instance reloads it (same master), a refused table stops the run before anything changes."""
+    host = new_host("mapdesign")
+    virtual = "hash:/etc/postfix-out/virtual"
+    checks = "regexp:/etc/postfix-out/checks"
+
+    def design(rule: str, extra: dict | None = None) -> dict:
+        return {
+            "start": True,
+            "check_before": False,
+            "primary_parameters": {"master_service_disable": "inet"},
+            "instances": [
+                {
+                    "name": "postfix-out",
+                    "parameters": {"virtual_alias_maps": virtual, "proxy_read_maps": f"proxy:{virtual} proxy:{checks}"},
+                    "maps": [
+                        {"name": "virtual", "type": "hash", "entries": {"root": "admin@example.com"}},
+                        {"name": "checks", "type": "regexp", "entries": [{"key": "/^root$/", "value": rule}]},
+                        *([extra] if extra else []),
+                    ],
+                }
+            ],
+        }
+
+    try:
+        results = host.sequence("postfix_multi_host", **design("old"))
+        assert changed(results) == CHANGED_TWICE
+        assert any(line == "build lookup tables of postfix-out: virtual, checks" for line in results[0]["drift"]), results[0]["drift"]
+        assert results[1]["instances"]["postfix-out"]["changed_maps"] == ["virtual", "checks"]
+        assert results[2]["in_sync"] is True
+        assert query(host, OUT, f"proxy:{virtual}", "root") == "admin@example.com"
+        assert query(host, OUT, f"proxy:{checks}", "root") == "old"
+        pid = master_pid(host, OUT)
+
+        result = ok(host.module("postfix_multi_host", **design("new")))
+        assert result["changed"] and "postfix-out" in result["reloaded"] and not result["restarted"]
+        assert query(host, OUT, f"proxy:{checks}", "root") == "new" and master_pid(host, OUT) == pid
+
+        stamps = stamp(host, f"{OUT}/virtual.db"), stamp(host, f"{OUT}/checks")
+        bad = {"name": "transport", "content": "a b\na c\n"}
+        result = host.module("postfix_multi_host", **design("newer", bad))
+        assert result.get("failed") and "duplicate entry" in result["msg"] and result.get("stage") == "validate", result
+        assert (stamp(host, f"{OUT}/virtual.db"), stamp(host, f"{OUT}/checks")) == stamps
+        assert not host.path(f"{OUT}/transport").exists() and "new" in host.read(f"{OUT}/checks")
+
+        secret = {"name": "sasl_passwd", "entries": {"[relay]:587": "u:s3cret"}}
+        result = ok(host.module("postfix_multi_host", **design("new", secret)))
+        assert result["changed"] and "s3cret" not in str(result)
+    finally:
+        host.run("postmulti", "-p", "stop", check=False)
+        host.run("postfix", "stop", check=False)
