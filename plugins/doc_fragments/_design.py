@@ -76,6 +76,46 @@ options:
         type: list
         elements: dict
         default: []
+      maps:
+        description:
+          - Lookup tables of the instance, as M(mailops.postfix_multi.postfix_map) takes them (without its instance).
+          - Checked with C(postmap) in a private directory before anything changes, built after the instance exists and
+            before it is started or reloaded. A changed flat table (V(regexp), V(pcre), V(cidr), V(texthash)) reloads a
+            running instance; indexed tables are picked up by the daemons themselves.
+        type: list
+        elements: dict
+        default: []
+        version_added: 1.0.0
+        suboptions:
+          name:
+            description: The table's file, relative to the instance's configuration directory (V(virtual)).
+            type: str
+            required: true
+          type:
+            description: The table type; omitted, the instance's C(default_database_type).
+            type: str
+            choices: [hash, btree, lmdb, cdb, texthash, regexp, pcre, cidr]
+          entries:
+            description: The table as a mapping, or a list of C({key, value}) (required for regexp, pcre, cidr).
+            type: raw
+          content:
+            description: The table's text (instead of O(instances[].maps[].entries)).
+            type: str
+          state:
+            description: V(absent) removes the table and its index.
+            type: str
+            choices: [present, absent]
+            default: present
+          aliases:
+            description: An C(aliases(5)) table, indexed with C(postalias).
+            type: bool
+            default: false
+          secret:
+            description: Hide the values in diffs and results; default true for names containing C(passw) or C(secret).
+            type: bool
+          mode:
+            description: Octal mode of the table and its index.
+            type: raw
   primary_parameters:
     description: C(main.cf) parameters of the primary instance.
     type: dict
@@ -87,4 +127,40 @@ options:
     elements: str
     default: []
     version_added: 1.0.0
+  primary_maps:
+    description: Lookup tables of the primary instance, as O(instances[].maps).
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.0.0
+    suboptions:
+      name:
+        description: The table's file, relative to the instance's configuration directory (V(virtual)).
+        type: str
+        required: true
+      type:
+        description: The table type; omitted, the instance's C(default_database_type).
+        type: str
+        choices: [hash, btree, lmdb, cdb, texthash, regexp, pcre, cidr]
+      entries:
+        description: The table as a mapping, or a list of C({key, value}) (required for regexp, pcre, cidr).
+        type: raw
+      content:
+        description: The table's text (instead of O(primary_maps[].entries)).
+        type: str
+      state:
+        description: V(absent) removes the table and its index.
+        type: str
+        choices: [present, absent]
+        default: present
+      aliases:
+        description: An C(aliases(5)) table, indexed with C(postalias).
+        type: bool
+        default: false
+      secret:
+        description: Hide the values in diffs and results; default true for names containing C(passw) or C(secret).
+        type: bool
+      mode:
+        description: Octal mode of the table and its index.
+        type: raw
 """

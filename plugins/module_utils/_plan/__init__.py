@@ -11,6 +11,7 @@
 #   _configure   postfix_config and postfix_master: main.cf parameters and master.cf entries
 #   _drift       how a host differs from a whole declared design (read-only)
 #   _converge    a whole host's design in one call (postfix_multi_host), built on the above
+#   _maps        lookup tables of an instance (postfix_map, the design's maps): postmap/postalias builds
 # Each entry point plans first (check mode stops there and reports), then applies.
 #
 # May import: _core, _postfix, _host.

@@ -51,6 +51,15 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._confi
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import PRIMARY, compare
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import manage_init, manage_instance, staged_configuration
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import (
+    MAP_OPTIONS,
+    MapJob,
+    apply_design_maps,
+    plan_design_maps,
+    redacted_actions,
+    redacted_design,
+    summary,
+)
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
@@ -79,8 +88,10 @@ DESIGN_OPTIONS: dict[str, t.Any] = {
             "absent_parameters": {"type": "list", "elements": "str", "default": []},
             "exclusive": {"type": "bool"},
             "master": {"type": "list", "elements": "dict", "default": []},
+            "maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
         },
     },
+    "primary_maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
     "primary_parameters": {"type": "dict", "default": {}},
     "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
     "start": {"type": "bool", "default": True},
@@ -297,6 +308,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         prune=state == "overridden",
         start=start,
         boot=lambda reg: boot_drift(reg, service_host),
+        primary_maps=options.get("primary_maps") or [],
     )
     report = _Report()
     actions = drift["actions"]
@@ -307,7 +319,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         "installed": True,
         "in_sync": drift["in_sync"],
         "drift": drift["summary"],
-        "actions": actions,
+        "actions": redacted_actions(actions),
         "instances": report.instances,
         **report.lists(),
         "msg": "in sync" if drift["in_sync"] else "; ".join(report.messages) or "; ".join(drift["summary"]),
@@ -315,6 +327,10 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     }
     if want_diff:
         result["diff"] = report.diff
+    shown_instances, shown_maps = redacted_design(options.get("instances"), options.get("primary_maps"))
+    if shown_instances != list(options.get("instances") or []) or shown_maps != list(options.get("primary_maps") or []):
+        # the values of secret tables stay out of the arguments Ansible returns as "invocation"
+        result["invocation"] = {"module_args": dict(options, instances=shown_instances, primary_maps=shown_maps)}
     if options.get("probe"):
         if check_mode and not drift["in_sync"]:
             result["health"] = None
@@ -362,6 +378,7 @@ def _apply(
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False
     warnings = _validate_all(facts, jobs) if validate_on else {}
+    map_jobs = plan_design_maps(actions["maps"], reg.primary_directory, validate_on)
     for name, lines in warnings.items():
         report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
 
@@ -407,6 +424,9 @@ def _apply(
         if not check_mode:
             _write_edits(facts, edits)
 
+    # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
+    map_reloads = _maps(map_jobs, check_mode, want_diff, report)
+
     # 5. prune, boot, reload/restart what changed, start what should run
     for directory in actions["prune"]:
         result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
@@ -417,7 +437,9 @@ def _apply(
     if options.get("apply_changes", True) is not False:
         if not validate_on and not check_mode:
             _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
-        _services(report, [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits], check_mode, host)
+        reloads = [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits]
+        reloads += [{"name": name, "state": "reloaded"} for name in map_reloads if name not in {edit.instance for edit in edits}]
+        _services(report, reloads, check_mode, host)
     starts = []
     for item in actions["start"]:
         if check_mode and item["depends"]:
@@ -427,6 +449,27 @@ def _apply(
             continue
         starts.append({"name": item["instance"], "state": "started"})
     _services(report, starts, check_mode, host)
+
+
+def _maps(jobs: t.Sequence[MapJob], check_mode: bool, want_diff: bool, report: _Report) -> list[str]:
+    """Build the declared lookup tables (``_maps.apply_design_maps``); the instances a changed flat
+    table needs to be reloaded."""
+    reloads = []
+    for job in jobs:
+        plans = apply_design_maps(job, check_mode)
+        done = [plan for plan in plans if plan.changed]
+        if not done:
+            continue
+        report.changed = True
+        record = report.instance(job.instance)
+        record.setdefault("changed_maps", []).extend(plan.request.name for plan in done)
+        report.action(job.instance, f"lookup tables of {_label(job.instance)}: " + "; ".join(summary(plan) for plan in done))
+        if any(plan.reload_required for plan in done) and not job.new:
+            record["reload_required"] = True
+            reloads.append(job.instance)
+        if want_diff:
+            report.diff.extend(plan.diff() for plan in done)
+    return reloads
 
 
 def _services(report: _Report, requests: t.Sequence[dict[str, t.Any]], check_mode: bool, host: ServiceHost) -> None:
@@ -504,7 +547,7 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         declared["master"] = [{key: value for key, value in item.items() if value is not None} for item in declared["master"]]
         instances.append(declared)
     facts = LocalFacts()
-    return compare(
+    drift = compare(
         facts,
         instances,
         primary_parameters=options["primary_parameters"],
@@ -512,7 +555,12 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         prune=options["prune"],
         start=options["start"],
         boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
+        primary_maps=options["primary_maps"],
     )
+    drift["actions"] = redacted_actions(drift["actions"])
+    shown_instances, shown_maps = redacted_design(options.get("instances"), options.get("primary_maps"))
+    drift["invocation"] = {"module_args": dict(options, instances=shown_instances, primary_maps=shown_maps)}
+    return drift
 
 
 DRIFT = Interface({"argument_spec": dict(DESIGN_OPTIONS, prune={"type": "bool", "default": False})}, drift_info)

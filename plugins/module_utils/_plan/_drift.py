@@ -27,8 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import check_design_maps, declared_type, map_changes
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import STATES, Desired, Planner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError
@@ -69,6 +70,7 @@ class Declared:
     absent_parameters: list[str] = field(default_factory=list)
     exclusive: bool = False
     master: list[dict[str, t.Any]] = field(default_factory=list)
+    maps: list[dict[str, t.Any]] = field(default_factory=list)
 
     def desired(self) -> Desired:
         """The ``postfix_instance`` request the role makes for this entry."""
@@ -138,6 +140,7 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
             absent_parameters=list(entry.get("absent_parameters") or []),
             exclusive=bool(entry.get("exclusive")),
             master=[dict(m) for m in entry.get("master") or []],
+            maps=check_design_maps(f"{where} ({name})", entry.get("maps")),
         )
         if declared.config_directory:
             key = posixpath.normpath(declared.config_directory)
@@ -192,6 +195,7 @@ def compare(
     prune: bool = False,
     start: bool = True,
     boot: t.Callable[[Registry], list[str] | None] | None = None,
+    primary_maps: t.Sequence[t.Mapping[str, t.Any]] = (),
 ) -> dict[str, t.Any]:
     """The drift of this host from the design, and the module calls that would remove it.
 
@@ -199,11 +203,12 @@ def compare(
     (``postfix_service`` with ``enabled: true``); it returns None where systemd does not drive
     Postfix, and ``systemd`` in the result says which."""
     declared = declared_from(instances)
+    primary_tables = check_design_maps("primary_maps", list(primary_maps))
     reg = Registry.load(facts.defaults(), facts.read_text)
     facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
     planner = Planner(reg, facts)
     init_needed = not reg.initialised
-    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": [], "boot": []}
+    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": [], "boot": [], "maps": []}
     report: list[dict[str, t.Any]] = []
 
     primary = reg.primary
@@ -213,12 +218,19 @@ def compare(
             actions["config"].append(_config_action(PRIMARY, primary_parameters or {}, primary_absent_parameters, False, primary_changes))
     else:
         primary_changes = []
+    if primary_tables:
+        _maps_action(facts, actions, PRIMARY, primary.config_directory, True, primary.config_directory, primary_tables, declared_type(primary_parameters))
     primary_running = facts.is_running(primary.config_directory) if start else True
     if start and not primary_running:
         actions["start"].append({"instance": PRIMARY, "depends": False, "describe": "start the primary instance"})
 
     for item in declared:
         row = _compare_instance(facts, reg, planner, item, init_needed, actions, start)
+        if item.state == "present" and item.maps:
+            current = _find(reg, facts, item)
+            row["maps"] = _maps_action(
+                facts, actions, item.name, row["config_directory"], current is not None, reg.primary_directory, item.maps, declared_type(item.parameters)
+            )
         report.append(row)
 
     undeclared = [_undeclared(facts, inst) for inst in reg.secondaries if not any(_is_declared(reg, facts, inst, d) for d in declared)]
@@ -232,7 +244,7 @@ def compare(
         if start and commands and not init_needed:
             actions["boot"] = commands
 
-    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "prune", "start", "boot")))
+    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "maps", "prune", "start", "boot")))
     return {
         "changed": False,
         "installed": True,
@@ -243,6 +255,7 @@ def compare(
             "config_directory": primary.config_directory,
             "running": primary_running,
             "parameters": primary_changes,
+            "maps": actions["maps"][0]["changes"] if actions["maps"] else [],
         },
         "instances": report,
         "undeclared": undeclared,
@@ -303,6 +316,36 @@ def _config_action(
     }
 
 
+def _maps_action(
+    facts: DriftFacts,
+    actions: dict[str, t.Any],
+    instance: str,
+    config_directory: str,
+    exists: bool,
+    primary_directory: str,
+    specs: list[dict[str, t.Any]],
+    default_type: str | None,
+) -> list[str]:
+    """The declared lookup tables of one instance that differ (``_maps.map_changes``), and the action
+    that makes them as declared (after the instance exists: ``depends`` when it does not yet)."""
+    postconf = find_postfix_command("postconf", facts.defaults().get("command_directory"))
+    changes = map_changes(config_directory if exists else None, specs, postconf, default_type, primary_directory)
+    if changes:
+        names = changes if changes != ["*"] else [spec["name"] for spec in specs]
+        actions["maps"].append(
+            {
+                "instance": instance,
+                "config_directory": config_directory,
+                "maps": specs,
+                "default_type": default_type,
+                "changes": changes,
+                "depends": not exists,
+                "describe": f"build lookup tables of {'the primary instance' if instance == PRIMARY else instance}: {', '.join(names)}",
+            }
+        )
+    return changes
+
+
 def _compare_instance(
     facts: DriftFacts, reg: Registry, planner: Planner, item: Declared, init_needed: bool, actions: dict[str, t.Any], start: bool
 ) -> dict[str, t.Any]:
@@ -344,6 +387,7 @@ def _compare_instance(
         "lifecycle": lifecycle,
         "parameters": [],
         "master": [],
+        "maps": [],
         "running": None,
     }
     if item.state != "present":
@@ -432,7 +476,7 @@ def _summary(in_sync: bool, init_needed: bool, actions: t.Mapping[str, t.Any], u
     else:
         lines = ["turn on multi-instance management"] if init_needed else []
         lines += [f"stop {name} before disabling it" for name in actions["stop"]]
-        lines += [a["describe"] for key in ("instances", "config", "master") for a in actions[key]]
+        lines += [a["describe"] for key in ("instances", "config", "master", "maps") for a in actions[key]]
         lines += [f"deport (not declared): {d}" for d in actions["prune"]]
         lines += [a["describe"] for a in actions["start"]]
         lines += [f"start at boot exactly the enabled instances: {command}" for command in actions["boot"]]
