@@ -19,7 +19,6 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 1.0.0
     suboptions:
       name:
         description: Instance name, starting with V(postfix-).
@@ -80,11 +79,9 @@ options:
     description: C(main.cf) parameters of the primary instance.
     type: dict
     default: {}
-    version_added: 1.0.0
   primary_absent_parameters:
     description: C(main.cf) parameters the primary instance must not set.
     type: list
     elements: str
     default: []
-    version_added: 1.0.0
 """

@@ -50,7 +50,6 @@ options:
         (V(/etc/postfix-out), compared as written), or V(-) for the primary.
     type: str
     default: '-'
-    version_added: 1.0.0
   parameters:
     description:
       - Parameter names and the values they must have.
@@ -63,7 +62,6 @@ options:
         C(multi_instance_wrapper).
     type: dict
     default: {}
-    version_added: 1.0.0
   absent:
     description:
       - Parameters to remove from C(main.cf) (every line of a multi-line entry, every duplicate), so that Postfix uses
@@ -72,7 +70,6 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 1.0.0
   exclusive:
     description:
       - Also remove every explicitly set parameter that is not in O(parameters).
@@ -85,7 +82,6 @@ options:
         that postmulti writes into a new instance; list them in O(parameters) to keep them.
     type: bool
     default: false
-    version_added: 1.0.0
   validate:
     description:
       - Check a change on a private copy of the configuration directory with C(postconf -n) and C(postfix check) before
@@ -93,7 +89,6 @@ options:
       - V(false) writes without these checks.
     type: bool
     default: true
-    version_added: 1.0.0
 requirements:
   - Postfix on the managed host (C(postconf) and C(postfix) in its C(command_directory)).
 notes:

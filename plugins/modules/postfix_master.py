@@ -57,21 +57,18 @@ options:
         (V(/etc/postfix-out), compared as written), or V(-) for the primary.
     type: str
     default: '-'
-    version_added: 1.0.0
   service:
     description:
       - The service name (first column), for example V(smtp), V(submission), V(127.0.0.2:smtp), V([::1]:2525) or V(amavis).
       - "Letters, digits and C(. _ - : [ ] @ + %)."
     type: str
     required: true
-    version_added: 1.0.0
   type:
     description:
       - The service type (second column). With O(service), identifies the entry.
     type: str
     required: true
     choices: [inet, unix, unix-dgram, fifo, pass]
-    version_added: 1.0.0
   private:
     description:
       - Whether the service is private (third column), V(y), V(n) or V(-) (the default, which means V(y)).
@@ -83,7 +80,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   unprivileged:
     description:
       - Whether the service runs as the mail owner (fourth column, V(n) runs it as root), V(y), V(n) or V(-) (the default,
@@ -92,7 +88,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   chroot:
     description:
       - Whether the service runs chrooted to the queue directory (fifth column), V(y), V(n) or V(-) (the default).
@@ -104,7 +99,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   wakeup:
     description:
       - Wake-up time in seconds (sixth column), optionally followed by V(?) (no wake-up before the service is first used),
@@ -113,7 +107,6 @@ options:
         from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
-    version_added: 1.0.0
   maxproc:
     description:
       - Process limit (seventh column), a number up to 2147483647 (V(0) means no limit), as an integer or a string, or
@@ -121,7 +114,6 @@ options:
       - Any other value fails the task before anything is read from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
-    version_added: 1.0.0
   command:
     description:
       - The command with its arguments (eighth column and the rest), for example V(smtpd -o smtpd_tls_wrappermode=yes).
@@ -130,14 +122,12 @@ options:
         V({argument with spaces}).
       - Required to add an entry. Omitted, an existing entry keeps its command.
     type: raw
-    version_added: 1.0.0
   state:
     description:
       - V(present) adds or updates the entry, V(absent) removes it (every duplicate, every continuation line).
     type: str
     choices: [present, absent]
     default: present
-    version_added: 1.0.0
   validate:
     description:
       - Check a change on a private copy of the configuration directory with C(postconf -M), C(postconf -n) and
@@ -146,7 +136,6 @@ options:
       - V(false) writes without these checks; the entry is still checked as described above.
     type: bool
     default: true
-    version_added: 1.0.0
 requirements:
   - Postfix on the managed host (C(postconf) and C(postfix) in its C(command_directory)).
 notes:
