@@ -13,7 +13,8 @@
 #   make releases     the life-cycle integration tests again on chroot hosts of Debian 11 and 13
 #   make matrix       the table of releases x kinds of host that the run tested (make test prints it)
 #   make docs         antsibull-docs lint of plugin/role/extra docs, then the docsite built to HTML
-#                     (.build/docs/build/html), failing on any warning
+#                     (.build/docs/build/html), failing on any warning; installs what it needs (deps,
+#                     the release venv)
 #   make release      ansible-galaxy collection build (.build/release/*.tar.gz), its contents,
 #                     galaxy-importer on it, and the installed tarball run from a clean collections path
 #   make ee           the execution environment metadata (meta/execution-environment.yml, bindep.txt,
@@ -165,7 +166,7 @@ lint: venv collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ansible-lint --profile production --nocolor
 	antsibull-changelog lint
 
-sanity: venv
+sanity: deps venv
 	@# The sanity ignore files must stay empty: fix the code instead.
 	@for f in tests/sanity/ignore-*.txt; do \
 	    if [ -s "$$f" ]; then echo "sanity: FAILED - $$f is not empty:"; cat "$$f"; exit 1; fi; \
@@ -233,7 +234,8 @@ $(MIN_STAMP): $(MIN_REQS)
 	$(MIN_VENV)/bin/python -m pip check
 	touch $@
 
-stage: venv-release
+# deps: the copy is made with rsync, a Debian package (tools/apt-deps) that a fresh machine lacks.
+stage: deps venv-release
 	rm -rf $(STAGE_ROOT)
 	mkdir -p $(STAGE)
 	git ls-files -z --cached --others --exclude-standard \

@@ -20,17 +20,6 @@ attributes:
 """
 
     # Should be used together with the standard fragment
-    ACTIONGROUP_POSTFIX = r"""
-options: {}
-attributes:
-  action_group:
-    description: Use C(group/mailops.postfix_multi.postfix) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - mailops.postfix_multi.postfix
-"""
-
-    # Should be used together with the standard fragment
     IDEMPOTENT = r"""
 options: {}
 attributes:

@@ -19,7 +19,6 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 1.0.0
     suboptions:
       name:
         description: Instance name, starting with V(postfix-).
@@ -85,7 +84,6 @@ options:
         type: list
         elements: dict
         default: []
-        version_added: 1.0.0
         suboptions:
           name:
             description: The table's file, relative to the instance's configuration directory (V(virtual)).
@@ -120,19 +118,16 @@ options:
     description: C(main.cf) parameters of the primary instance.
     type: dict
     default: {}
-    version_added: 1.0.0
   primary_absent_parameters:
     description: C(main.cf) parameters the primary instance must not set.
     type: list
     elements: str
     default: []
-    version_added: 1.0.0
   primary_maps:
     description: Lookup tables of the primary instance, as O(instances[].maps).
     type: list
     elements: dict
     default: []
-    version_added: 1.0.0
     suboptions:
       name:
         description: The table's file, relative to the instance's configuration directory (V(virtual)).

@@ -19,11 +19,9 @@ options:
         (V(/etc/postfix-out); the only way to select a nameless instance), or V(-) for the primary."
       - Mutually exclusive with O(group).
     type: str
-    version_added: 1.0.0
   group:
     description:
       - Only the instances of this group (C(multi_instance_group)), as C(postmulti -g) selects them.
       - Mutually exclusive with O(name).
     type: str
-    version_added: 1.0.0
 """

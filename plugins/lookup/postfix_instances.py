@@ -28,7 +28,6 @@ options:
       - The primary instance's configuration directory, the one whose C(main.cf) lists the secondary instances.
     type: path
     default: /etc/postfix
-    version_added: 1.0.0
   root:
     description:
       - A directory prefixed to every path read, for a copy of a host's files or a chroot, for example V(/srv/copies/mx1)
@@ -36,19 +35,16 @@ options:
       - The returned paths are those of the host (without O(root)).
     type: path
     default: /
-    version_added: 1.0.0
   enabled_only:
     description:
       - Only instances that C(postfix start) starts (C(multi_instance_enable = yes)).
     type: bool
     default: false
-    version_added: 1.0.0
   reverse:
     description:
       - Return the instances in reverse order (the order C(postfix stop) uses), like C(postmulti -l -R).
     type: bool
     default: false
-    version_added: 1.0.0
 notes:
   - Values that C(main.cf) does not set take Postfix's compiled-in defaults, read with C(postconf -d) when Postfix is
     installed on the controller, else those of Debian's Postfix (C(/var/spool/postfix), C(/var/lib/postfix)).

@@ -31,7 +31,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._writes
   - mailops.postfix_multi._writes.backup
   - mailops.postfix_multi._attributes.idempotent
@@ -52,7 +51,6 @@ options:
         (V(/etc/postfix-out), compared as written), or V(-) for the primary.
     type: str
     default: '-'
-    version_added: 1.0.0
   parameters:
     description:
       - Parameter names and the values they must have.
@@ -65,7 +63,6 @@ options:
         C(multi_instance_wrapper).
     type: dict
     default: {}
-    version_added: 1.0.0
   absent:
     description:
       - Parameters to remove from C(main.cf) (every line of a multi-line entry, every duplicate), so that Postfix uses
@@ -74,7 +71,6 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 1.0.0
   exclusive:
     description:
       - Also remove every explicitly set parameter that is not in O(parameters).
@@ -87,7 +83,6 @@ options:
         that postmulti writes into a new instance; list them in O(parameters) to keep them.
     type: bool
     default: false
-    version_added: 1.0.0
   validate:
     description:
       - Check a change on a private copy of the configuration directory with C(postconf -n) and C(postfix check) before
@@ -95,7 +90,6 @@ options:
       - V(false) writes without these checks.
     type: bool
     default: true
-    version_added: 1.0.0
 requirements:
   - Postfix on the managed host (C(postconf) and C(postfix) in its C(command_directory)).
 notes:

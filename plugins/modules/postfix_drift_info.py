@@ -35,14 +35,12 @@ options:
       - They are listed in RV(undeclared) either way.
     type: bool
     default: false
-    version_added: 1.0.0
   start:
     description:
       - Whether the primary and the declared enabled instances should run (those that do not are listed in RV(actions.start))
         and, where systemd drives Postfix, start at boot while the disabled ones do not (RV(actions.boot)).
     type: bool
     default: true
-    version_added: 1.0.0
 requirements:
   - Postfix 2.6 or later on the managed host. The module runs C(postconf -d) and, per instance it checks, C(postfix -c DIR status).
 notes:

@@ -32,7 +32,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._writes
   - mailops.postfix_multi._attributes.idempotent
 attributes:
@@ -55,7 +54,6 @@ options:
       - "Allowed characters are letters, digits and C(! @ % - _ = + : .)."
       - One of O(name) and O(config_directory) is required.
     type: str
-    version_added: 1.0.0
   config_directory:
     description:
       - The instance's configuration directory. Identifies the instance when given.
@@ -63,25 +61,21 @@ options:
       - Must be an absolute path, not a system directory, and not in use by another instance (compared after resolving
         C(..), duplicate slashes and symbolic links).
     type: path
-    version_added: 1.0.0
   queue_directory:
     description:
       - The queue directory of a new instance. Defaults to the sibling of the primary's queue directory named after O(name).
       - For an existing or imported instance it must match what the instance uses; the module never moves a queue.
     type: path
-    version_added: 1.0.0
   data_directory:
     description:
       - The data directory of a new instance. Defaults to the sibling of the primary's data directory named after O(name).
       - For an existing or imported instance it must match what the instance uses.
     type: path
-    version_added: 1.0.0
   group:
     description:
       - Instance group (C(multi_instance_group)). Omit to leave it alone, V('') (or V(-)) to clear it.
       - "Allowed characters are letters, digits and C(! @ % - _ = + : . /)."
     type: str
-    version_added: 1.0.0
   state:
     description:
       - V(present) creates the instance, or imports it when O(config_directory) already holds C(main.cf) and C(master.cf).
@@ -91,14 +85,12 @@ options:
     type: str
     choices: [present, absent, deported]
     default: present
-    version_added: 1.0.0
   enabled:
     description:
       - Whether C(postfix start) (C(postmulti -p start)) starts the instance (C(multi_instance_enable)).
       - Omit to leave it alone. A new instance is disabled unless V(true).
       - Nothing is started or stopped. A running instance that is disabled keeps running and is skipped by C(postfix stop).
     type: bool
-    version_added: 1.0.0
   position:
     description:
       - Where a new instance goes in the start order (C(multi_instance_directories)). V(first) puts it before every
@@ -107,19 +99,16 @@ options:
       - Mutually exclusive with O(before) and O(before_group).
     type: str
     choices: [first, last]
-    version_added: 1.0.0
   before:
     description:
       - Put a new instance just before this secondary instance (name, name without C(postfix-), or config directory;
         postmulti C(-i)).
       - Downstream instances (for example the one a content filter delivers to) should start before the ones feeding them.
     type: str
-    version_added: 1.0.0
   before_group:
     description:
       - Put a new instance just before the first secondary instance of this group (postmulti C(-g)).
     type: str
-    version_added: 1.0.0
   force:
     description:
       - With O(state=absent) or O(state=deported), stop a running instance and disable an enabled one first, instead of
@@ -127,7 +116,6 @@ options:
       - Destroying still refuses while the queue holds mail (see O(move_mail_to)).
     type: bool
     default: false
-    version_added: 1.0.0
   move_mail_to:
     description:
       - With O(state=absent) or O(state=deported), move the instance's queued mail to this sibling instance on the same
@@ -149,7 +137,6 @@ options:
         exist; O(state=deported) moves the rest and leaves them.
       - Check mode lists the messages that would move (RV(moved_mail)); for a running instance that list is a snapshot.
     type: str
-    version_added: 1.1.0
   parameters:
     description:
       - C(main.cf) parameters the instance must have, with the meaning (and the same code) of
@@ -162,33 +149,28 @@ options:
         change needs a restart (RV(restart_required)). This module never reloads or restarts.
       - Only with O(state=present).
     type: dict
-    version_added: 1.1.0
   absent_parameters:
     description:
       - C(main.cf) parameters to remove, as O(mailops.postfix_multi.postfix_config#module:absent).
     type: list
     elements: str
-    version_added: 1.1.0
   exclusive:
     description:
       - Remove every other explicitly set parameter, as O(mailops.postfix_multi.postfix_config#module:exclusive).
     type: bool
     default: false
-    version_added: 1.1.0
   master:
     description:
       - C(master.cf) entries, each with the options of M(mailops.postfix_multi.postfix_master) (V(service), V(type),
         V(private), V(unprivileged), V(chroot), V(wakeup), V(maxproc), V(command), V(state)), applied in order.
     type: list
     elements: dict
-    version_added: 1.1.0
   validate:
     description:
       - Check a configuration change (O(parameters), O(absent_parameters), O(exclusive), O(master)) on a private copy
         before writing it. V(false) writes without these checks.
     type: bool
     default: true
-    version_added: 1.1.0
   initialise:
     description:
       - Turn on multi-instance management first where it is off, as M(mailops.postfix_multi.postfix_multi_init) does,
@@ -196,7 +178,6 @@ options:
       - Lets check mode plan a new instance on a host where multi-instance management is not on yet.
     type: bool
     default: false
-    version_added: 1.1.0
 requirements:
   - Postfix 2.6 or later on the managed host, with its C(main.cf.proto) and C(master.cf.proto) prototypes for new instances.
 notes:

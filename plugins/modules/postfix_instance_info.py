@@ -21,7 +21,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._attributes.idempotent
   - mailops.postfix_multi._attributes.info_module
   - mailops.postfix_multi._selection

@@ -35,7 +35,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._attributes.idempotent
 attributes:
   check_mode:
@@ -57,7 +56,6 @@ options:
         (V(/etc/postfix-out), compared as written), or V(-) for the primary.
     type: str
     default: '-'
-    version_added: 1.0.0
   name:
     description:
       - The table's source file, relative to the instance's configuration directory, such as V(virtual) or
@@ -66,14 +64,12 @@ options:
       - Reference it in C(main.cf) as C(TYPE:$config_directory/NAME), such as C(hash:$config_directory/virtual).
     type: str
     required: true
-    version_added: 1.0.0
   type:
     description:
       - The table type. Omitted, the instance's C(default_database_type).
       - A type that C(postconf -m) does not list on the host is refused.
     type: str
     choices: [hash, btree, lmdb, cdb, texthash, regexp, pcre, cidr]
-    version_added: 1.0.0
   entries:
     description:
       - The table as keys and values.
@@ -84,33 +80,28 @@ options:
         given twice."
       - Mutually exclusive with O(content); one of them is required with O(state=present).
     type: raw
-    version_added: 1.0.0
   content:
     description:
       - The table's text, as it is written (a final newline is added when missing). Comments and continuation lines are
         kept.
       - Mutually exclusive with O(entries).
     type: str
-    version_added: 1.0.0
   aliases:
     description:
       - "The table is an C(aliases(5)) file (C(name: value) lines), indexed with C(postalias) instead of C(postmap)."
     type: bool
     default: false
-    version_added: 1.0.0
   state:
     description:
       - V(absent) removes the source and its index (the index first). Remove the reference from C(main.cf) first.
     type: str
     choices: [present, absent]
     default: present
-    version_added: 1.0.0
   mode:
     description:
       - The mode of the source and the index, in octal (V('0600')). Modes that let group or others write are refused.
       - Omitted, an existing table keeps its mode.
     type: raw
-    version_added: 1.0.0
   secret:
     description:
       - The values are secrets (passwords). The diff and the messages show the keys only, with every value as
@@ -120,7 +111,6 @@ options:
         (C(invocation)). Ansible itself also logs a module's arguments to the managed host's system log before the
         module runs; set C(no_log: true) on the task to keep the values out of that log as well."
     type: bool
-    version_added: 1.0.0
 requirements:
   - Postfix on the managed host (C(postconf), C(postmap) and C(postalias) in its C(command_directory)).
 notes:

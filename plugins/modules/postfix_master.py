@@ -38,7 +38,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._writes
   - mailops.postfix_multi._writes.backup
   - mailops.postfix_multi._attributes.idempotent
@@ -59,21 +58,18 @@ options:
         (V(/etc/postfix-out), compared as written), or V(-) for the primary.
     type: str
     default: '-'
-    version_added: 1.0.0
   service:
     description:
       - The service name (first column), for example V(smtp), V(submission), V(127.0.0.2:smtp), V([::1]:2525) or V(amavis).
       - "Letters, digits and C(. _ - : [ ] @ + %)."
     type: str
     required: true
-    version_added: 1.0.0
   type:
     description:
       - The service type (second column). With O(service), identifies the entry.
     type: str
     required: true
     choices: [inet, unix, unix-dgram, fifo, pass]
-    version_added: 1.0.0
   private:
     description:
       - Whether the service is private (third column), V(y), V(n) or V(-) (the default, which means V(y)).
@@ -85,7 +81,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   unprivileged:
     description:
       - Whether the service runs as the mail owner (fourth column, V(n) runs it as root), V(y), V(n) or V(-) (the default,
@@ -94,7 +89,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   chroot:
     description:
       - Whether the service runs chrooted to the queue directory (fifth column), V(y), V(n) or V(-) (the default).
@@ -106,7 +100,6 @@ options:
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
     choices: ['y', 'n', '-']
-    version_added: 1.0.0
   wakeup:
     description:
       - Wake-up time in seconds (sixth column), optionally followed by V(?) (no wake-up before the service is first used),
@@ -115,7 +108,6 @@ options:
         from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
-    version_added: 1.0.0
   maxproc:
     description:
       - Process limit (seventh column), a number up to 2147483647 (V(0) means no limit), as an integer or a string, or
@@ -123,7 +115,6 @@ options:
       - Any other value fails the task before anything is read from the host, with what to give instead.
       - Omitted, an existing entry keeps its value and a new one gets V(-).
     type: str
-    version_added: 1.0.0
   command:
     description:
       - The command with its arguments (eighth column and the rest), for example V(smtpd -o smtpd_tls_wrappermode=yes).
@@ -132,14 +123,12 @@ options:
         V({argument with spaces}).
       - Required to add an entry. Omitted, an existing entry keeps its command.
     type: raw
-    version_added: 1.0.0
   state:
     description:
       - V(present) adds or updates the entry, V(absent) removes it (every duplicate, every continuation line).
     type: str
     choices: [present, absent]
     default: present
-    version_added: 1.0.0
   validate:
     description:
       - Check a change on a private copy of the configuration directory with C(postconf -M), C(postconf -n) and
@@ -148,7 +137,6 @@ options:
       - V(false) writes without these checks; the entry is still checked as described above.
     type: bool
     default: true
-    version_added: 1.0.0
 requirements:
   - Postfix on the managed host (C(postconf) and C(postfix) in its C(command_directory)).
 notes:

@@ -67,41 +67,34 @@ options:
     type: str
     choices: [merged, replaced, overridden, gathered]
     default: merged
-    version_added: 1.0.0
   start:
     description:
       - Whether the primary and the declared enabled instances should run (they are started if they do not) and, where
         systemd drives Postfix, start at boot while the disabled ones do not.
     type: bool
     default: true
-    version_added: 1.0.0
   validate:
     description: Whether changed configuration is checked on a private copy before it is written.
     type: bool
     default: true
-    version_added: 1.0.0
   check_before:
     description: Whether C(postfix check) must pass for every instance before a host that differs from the design is changed.
     type: bool
     default: true
-    version_added: 1.0.0
   apply_changes:
     description: Whether changed running instances are reloaded (or restarted where a changed setting needs it).
     type: bool
     default: true
-    version_added: 1.0.0
   probe:
     description:
       - Whether every enabled instance must run and answer on its listeners after the change, as
         M(mailops.postfix_multi.postfix_health) checks it; the task fails when one does not (RV(health)).
     type: bool
     default: false
-    version_added: 1.0.0
   probe_timeout:
     description: Seconds the probes may take in all.
     type: float
     default: 30.0
-    version_added: 1.0.0
 notes:
   - The multi_instance role makes this one call per host (plus the package installation on a host without Postfix).
 seealso:

@@ -32,7 +32,6 @@ author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.postfix_multi._attributes
-  - mailops.postfix_multi._attributes.actiongroup_postfix
   - mailops.postfix_multi._attributes.idempotent
 attributes:
   check_mode:
@@ -66,7 +65,6 @@ options:
       - At most one of O(state) and O(command); at least one of O(state), O(command) and O(enabled).
     type: str
     choices: [started, stopped, reloaded, restarted, flushed, checked]
-    version_added: 1.0.0
   enabled:
     description:
       - Whether the units of the selected instances start at boot (where systemd drives Postfix, see O(use)).
@@ -88,7 +86,6 @@ options:
       - Without O(enabled), boot is left alone; V(started) and V(restarted) then warn where what starts at boot does not
         follow postmulti's enable flags.
     type: bool
-    version_added: 1.0.0
   command:
     description:
       - Any other C(postfix) command with its arguments, for example V([status]) or V([tls, all-default-client]), run
@@ -103,7 +100,6 @@ options:
         C(environment) returned by M(mailops.postfix_multi.postfix_instance_info).
     type: list
     elements: str
-    version_added: 1.0.0
   name:
     description:
       - Act only on the instance selected by this name, as C(postmulti -i) selects it.
@@ -112,13 +108,11 @@ options:
       - Without O(name) and O(group), every instance is selected.
       - Mutually exclusive with O(group).
     type: str
-    version_added: 1.0.0
   group:
     description:
       - Act only on the instances of this group (C(multi_instance_group)), as C(postmulti -g) selects them.
       - Mutually exclusive with O(name).
     type: str
-    version_added: 1.0.0
   reverse:
     description:
       - Run in reverse start order, like postmulti's C(-R).
@@ -127,7 +121,6 @@ options:
         V([status])). Elsewhere the module fails.
     type: bool
     default: false
-    version_added: 1.0.0
   use:
     description:
       - How V(started), V(stopped), V(reloaded) and V(restarted) act on an instance.
@@ -147,7 +140,6 @@ options:
     type: str
     choices: [auto, postmulti, systemd]
     default: auto
-    version_added: 1.0.0
 requirements:
   - Postfix 2.6 or later on the managed host, run as root.
 notes:
