@@ -55,6 +55,34 @@ class Facts(Protocol):
     def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None: ...
 
 
+class FactsOverlay:
+    """Facts that answer as ``facts`` does, for a subclass to change one or two answers of."""
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts = facts
+
+    def read_text(self, path: str) -> str | None:
+        return self._facts.read_text(path)
+
+    def exists(self, path: str) -> bool:
+        return self._facts.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self._facts.is_dir(path)
+
+    def resolve(self, path: str) -> str:
+        return self._facts.resolve(path)
+
+    def is_running(self, config_directory: str) -> bool:
+        return self._facts.is_running(config_directory)
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        return self._facts.queue_counts(queue_directory)
+
+    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
+        return self._facts.incomplete(queue_directory, data_directory, mail_owner)
+
+
 def setup_gap(queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
     """Why an instance's directories are not what ``postfix set-permissions`` leaves (None: they
     are): a run killed between the registration and set-permissions leaves the queue directory

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, FactsOverlay, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import check_design_maps, declared_type, map_changes
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import STATES, Desired, Planner
@@ -265,11 +265,12 @@ def compare(
     }
 
 
-class _RunningOnce:
+class _RunningOnce(FactsOverlay):
     """The facts, with every instance's ``postfix status`` asked once and all at the same time."""
 
     def __init__(self, facts: DriftFacts, directories: t.Sequence[str]) -> None:
-        self._facts = facts
+        super().__init__(facts)
+        self._drift_facts = facts
         unique = list(dict.fromkeys(directories))
         with ThreadPoolExecutor(max_workers=max(1, min(STATUS_WORKERS, len(unique)))) as pool:
             self._running = dict(zip(unique, pool.map(facts.is_running, unique)))
@@ -280,25 +281,7 @@ class _RunningOnce:
         return self._running[config_directory]
 
     def defaults(self) -> dict[str, str]:
-        return self._facts.defaults()
-
-    def read_text(self, path: str) -> str | None:
-        return self._facts.read_text(path)
-
-    def exists(self, path: str) -> bool:
-        return self._facts.exists(path)
-
-    def is_dir(self, path: str) -> bool:
-        return self._facts.is_dir(path)
-
-    def resolve(self, path: str) -> str:
-        return self._facts.resolve(path)
-
-    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
-        return self._facts.incomplete(queue_directory, data_directory, mail_owner)
-
-    def queue_counts(self, queue_directory: str) -> dict[str, int]:
-        return self._facts.queue_counts(queue_directory)
+        return self._drift_facts.defaults()
 
 
 def _config_action(

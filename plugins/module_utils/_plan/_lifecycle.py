@@ -20,7 +20,7 @@ import typing as t
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _drain, _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, LocalFacts, find_postfix_command
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, FactsOverlay, LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import apply_plan, sweep_instance
@@ -244,38 +244,20 @@ def staged_configuration(options: t.Mapping[str, t.Any]) -> tuple[str, dict[str,
     return planned.plan.after.config_directory, planned.configured.files
 
 
-class _AfterMove:
+class _AfterMove(FactsOverlay):
     """The host's facts, with the mail that the move takes out of a queue directory gone from it:
     what destroy's refusal is planned on when ``move_mail_to`` is given."""
 
     def __init__(self, facts: LocalFacts, queue_directory: str, moved: t.Mapping[str, int]) -> None:
-        self._facts = facts
+        super().__init__(facts)
         self._queue_directory = queue_directory
         self._moved = moved
-
-    def read_text(self, path: str) -> str | None:
-        return self._facts.read_text(path)
-
-    def exists(self, path: str) -> bool:
-        return self._facts.exists(path)
-
-    def is_dir(self, path: str) -> bool:
-        return self._facts.is_dir(path)
-
-    def resolve(self, path: str) -> str:
-        return self._facts.resolve(path)
-
-    def is_running(self, config_directory: str) -> bool:
-        return self._facts.is_running(config_directory)
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         counts = self._facts.queue_counts(queue_directory)
         if os.path.realpath(queue_directory) == os.path.realpath(self._queue_directory):
             counts = {queue: max(0, count - self._moved.get(queue, 0)) for queue, count in counts.items()}
         return counts
-
-    def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
-        return self._facts.incomplete(queue_directory, data_directory, mail_owner)
 
 
 class _Move(t.NamedTuple):
