@@ -18,7 +18,7 @@ message with its Message-ID (the held ones on hold), the source is gone, and onc
 listens on the port (readme_smtp.py sink) and the held mail is released, every message arrives
 exactly once.
 
-The kill -9 sweep runs the move (plugins/module_utils/_drain.py, copied into the host) in a
+The kill -9 sweep runs the move (plugins/module_utils/_host/_drain.py, copied into the host) in a
 python3 process of the host that SIGKILLs itself after its k-th step (the ``step`` callback,
 which exists for this test only), for every k until the move completes, then runs it again:
 at every k, the sibling's maildrop and hold end up with exactly the source's message files.
