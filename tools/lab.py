@@ -73,8 +73,21 @@ DEFAULT_RELEASE = "bookworm"
 VARIANT = "minbase"
 # systemd, systemd-sysv and openssh-server make the same base bootable (boot=True hosts:
 # systemd-nspawn --boot, reached over ssh); chroot clones never start them. dbus serves
-# systemd-logind, which the ssh sessions' PAM stack registers with.
-PACKAGES = ("postfix", "python3", "systemd", "systemd-sysv", "openssh-server", "dbus", "libpam-systemd")
+# systemd-logind, which the ssh sessions' PAM stack registers with. postfix-pcre, -lmdb and -cdb
+# are Debian's dynamically loaded table types (postconf -m lists them once installed), so that
+# every type the collection's postfix_map builds is built on a real host.
+PACKAGES = (
+    "postfix",
+    "postfix-pcre",
+    "postfix-lmdb",
+    "postfix-cdb",
+    "python3",
+    "systemd",
+    "systemd-sysv",
+    "openssh-server",
+    "dbus",
+    "libpam-systemd",
+)
 DEBCONF = (
     "postfix postfix/main_mailer_type select Local only",
     "postfix postfix/mailname string lab.example",
