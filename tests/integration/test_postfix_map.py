@@ -140,6 +140,8 @@ def test_a_changed_entry_rebuilds_only_that_table_and_no_change_rebuilds_nothing
 
 def test_content_owner_mode_secret_and_absent(mx):
     mx.run("sh", "-c", f"printf 'old x\\n' > {OUT}/access && chmod 0640 {OUT}/access && chgrp postfix {OUT}/access")
+    label = b"system_u:object_r:postfix_etc_t:s0\x00"  # an SELinux label, kept like atomic_move keeps it
+    os.setxattr(mx.path(f"{OUT}/access"), "security.selinux", label)
     source = mx.path(f"{OUT}/access").stat()
     text = "# senders we refuse\nspam@example.net   REJECT\nexample.org\n    OK\n"
     results = mx.sequence("postfix_map", instance="out", name="access", content=text)
@@ -148,6 +150,7 @@ def test_content_owner_mode_secret_and_absent(mx):
     for name in ("access", "access.db"):
         info = mx.path(f"{OUT}/{name}").stat()
         assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o640, 0, source.st_gid) and source.st_gid != 0
+        assert os.getxattr(mx.path(f"{OUT}/{name}"), "security.selinux") == label, name
     assert query(mx, OUT, f"hash:{OUT}/access", "example.org") == "OK"
 
     results = mx.sequence("postfix_map", instance="out", name="sasl_passwd", entries={"[relay.example]:587": "user:s3cret"})

@@ -123,6 +123,20 @@ def _lock_edit_file(dfd: int, name: str, shown: str) -> int:
 SECURITY_CONTEXT = "security.selinux"
 
 
+def label_of(path: str) -> bytes | None:
+    """The SELinux label of ``path`` itself (None: none, or no such file)."""
+    with contextlib.suppress(OSError, AttributeError):  # no label, no xattr support, not Linux
+        return os.getxattr(path, SECURITY_CONTEXT, follow_symlinks=False)
+    return None
+
+
+def give_label(path: str, label: bytes | None) -> None:
+    """Give ``path`` (a file of ours, not yet in place) the label of the file it replaces, as
+    Ansible's ``atomic_move`` does; nothing when that file had none."""
+    if label is not None:
+        os.setxattr(path, SECURITY_CONTEXT, label, follow_symlinks=False)
+
+
 class Current(t.NamedTuple):
     """A file as it was before a replacement: its text, status and SELinux label (None: none)."""
 

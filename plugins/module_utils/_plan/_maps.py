@@ -44,7 +44,14 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, fsync_directory, read_text, stale_entries
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import (
+    DirectoryLock,
+    fsync_directory,
+    give_label,
+    label_of,
+    read_text,
+    stale_entries,
+)
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import resolve_instance
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
@@ -428,14 +435,19 @@ def apply_map(plan: MapPlan, config_directory: str, commands: Mapping[str, str])
     mode = plan.request.mode if plan.request.mode is not None else (stat.S_IMODE(current.st_mode) if current else (0o600 if plan.request.secret else 0o644))
     # Postfix wants the files of its configuration directory owned by root (postfix-script check); an existing owner is kept
     owner = (current.st_uid, current.st_gid) if current else (0, 0)
+    # the SELinux labels of the files replaced go to their replacements (a new index: its source's)
+    source_label = label_of(plan.path)
+    index_label = (label_of(plan.index_file) or source_label) if plan.index_file is not None else None
     temp = os.path.join(directory, f"{prefix}{os.getpid()}.{os.urandom(4).hex()}")
     temp_index = _index_path(temp, plan.type)
     try:
         _write_new(temp, plan.request.text or "", mode, owner)
+        give_label(temp, source_label)
         if plan.index_file is not None and temp_index is not None:
             _build(_command(plan, commands), config_directory, plan.type, temp, True)
             os.chown(temp_index, owner[0], owner[1])
             os.chmod(temp_index, mode)
+            give_label(temp_index, index_label)
             fd = os.open(temp_index, os.O_RDONLY)
             try:
                 os.fsync(fd)
