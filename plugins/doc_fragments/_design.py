@@ -114,6 +114,15 @@ options:
           mode:
             description: Octal mode of the table and its index.
             type: raw
+      move_mail_to:
+        description:
+          - With O(instances[].state=absent) or O(instances[].state=deported), the sibling instance of this host that
+            takes the instance's queued mail first, as O(mailops.postfix_multi.postfix_instance#module:move_mail_to) of
+            M(mailops.postfix_multi.postfix_instance) moves it (requeued through the sibling's C(maildrop), held mail
+            stays held, mail that cannot be requeued is kept and reported); the instance is then destroyed or deported
+            in the same run instead of waiting for its queue to drain.
+          - The sibling must exist on the host before the run and stay in the design. Check mode lists what would move.
+        type: str
   primary_parameters:
     description: C(main.cf) parameters of the primary instance.
     type: dict

@@ -158,6 +158,8 @@ instances:
     - Per instance (by name; V(-) is the primary) what was done (or would be, in check mode).
     - C(actions) lists it for humans; C(changed_parameters) and C(changed_entries) name the changed C(main.cf) parameters
       and C(master.cf) entries; C(started), C(restarted), C(reloaded) say what happened to the running instance.
+    - C(moved_mail), for an instance removed with O(instances[].move_mail_to), is the mail moved to the sibling, as
+      RV(mailops.postfix_multi.postfix_instance#module:moved_mail) of M(mailops.postfix_multi.postfix_instance) reports it.
   returned: unless O(state=gathered) or Postfix is missing
   type: dict
   sample:

@@ -332,3 +332,24 @@ def test_kill_9_sweep_over_the_move(lab):
     assert result["changed"] and result["action"] == "destroy", result
     in_sibling = wait_for("the requeued mail in the sibling", lambda: settled(host, 4))
     assert in_sibling == {"hold": ids["hold"], "deferred": sorted(ids["deferred"] + ids["incoming"] + ids["maildrop"])}
+
+
+def test_the_design_removes_an_instance_and_moves_its_mail_in_one_call(lab):
+    """postfix_multi_host (the role's one call): an instance declared absent with move_mail_to."""
+    host, _port = lab
+    ids = fill_source(host, deferred=2, held=1)
+    missing = [{"name": "postfix-sib"}, {"name": "postfix-old", "state": "absent", "move_mail_to": "postfix-gone"}]
+    refused = host.module("postfix_multi_host", instances=missing)
+    assert refused.get("failed") and "postfix-gone" in refused["msg"] and "Nothing was changed" in refused["msg"], refused
+    assert "postfix-old" in host.run("postmulti", "-l").stdout and len(files_in(host, OLD_QUEUE)) == 5
+
+    design = [{"name": "postfix-sib"}, {"name": "postfix-old", "state": "absent", "move_mail_to": "postfix-sib"}]
+    check, apply, check_again, apply_again = host.sequence("postfix_multi_host", instances=design)
+    assert [r["changed"] for r in (check, apply, check_again, apply_again)] == [True, True, False, False], (check, apply)
+    for result in (check, apply):
+        moved = result["instances"]["postfix-old"]["moved_mail"]
+        assert moved["count"] == 5 and moved["to"] == SIB, moved
+    assert "postfix-old" not in host.run("postmulti", "-l").stdout
+    assert not host.path(OLD_QUEUE).exists()
+    in_sibling = wait_for("the requeued mail in the sibling", lambda: settled(host, 5))
+    assert in_sibling == {"hold": ids["hold"], "deferred": sorted(ids["deferred"] + ids["incoming"] + ids["maildrop"])}

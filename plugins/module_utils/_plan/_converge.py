@@ -89,6 +89,7 @@ DESIGN_OPTIONS: dict[str, t.Any] = {
             "exclusive": {"type": "bool"},
             "master": {"type": "list", "elements": "dict", "default": []},
             "maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
+            "move_mail_to": {"type": "str"},
         },
     },
     "primary_maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
@@ -372,6 +373,7 @@ def _apply(
     edits = [edit for edit in (_plan_edit(facts, reg, name, config, entries) for name, (config, entries) in grouped.items()) if edit is not None]
     jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
     requests = [_instance_request(call, validate_on) for call in actions["instances"]]
+    _check_moves(reg, requests)
     for request in requests:
         staged = staged_configuration(request) if validate_on and request["state"] == "present" else None
         if staged is not None:  # validated here with the others, not again in manage_instance
@@ -407,6 +409,8 @@ def _apply(
             record = report.instance(call["name"])
             record["changed_parameters"] += result.get("changed_parameters") or []
             record["changed_entries"] += result.get("changed_entries") or []
+            if result.get("moved_mail"):
+                record["moved_mail"] = result["moved_mail"]
         if want_diff:
             report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
 
@@ -487,6 +491,19 @@ def _services(report: _Report, requests: t.Sequence[dict[str, t.Any]], check_mod
             failures.append(exc)
     if failures:
         raise PostfixMultiError("; ".join(exc.msg for exc in failures), results=[exc.details.get("results") for exc in failures])
+
+
+def _check_moves(reg: Registry, requests: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+    """Before anything is touched: the sibling that takes an instance's mail already exists on the
+    host (one created by the same run cannot take mail in check mode, where it does not exist yet)."""
+    for request in requests:
+        target = request.get("move_mail_to")
+        if target and reg.find(target) is None:
+            known = ", ".join(inst.name for inst in reg.secondaries if inst.name) or "none"
+            raise PostfixMultiError(
+                f"{request.get('name')}: move_mail_to names {target}, which is not an instance of this host (it has: {known}); "
+                "create the sibling in an earlier run. Nothing was changed"
+            )
 
 
 def _instance_request(call: t.Mapping[str, t.Any], validate_on: bool) -> dict[str, t.Any]:

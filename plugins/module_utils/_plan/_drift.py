@@ -71,6 +71,7 @@ class Declared:
     exclusive: bool = False
     master: list[dict[str, t.Any]] = field(default_factory=list)
     maps: list[dict[str, t.Any]] = field(default_factory=list)
+    move_mail_to: str | None = None
 
     def desired(self) -> Desired:
         """The ``postfix_instance`` request the role makes for this entry."""
@@ -102,6 +103,7 @@ class Declared:
             "position": self.position,
             "before": self.before,
             "before_group": self.before_group,
+            "move_mail_to": self.move_mail_to,
         }
 
 
@@ -141,7 +143,13 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
             exclusive=bool(entry.get("exclusive")),
             master=[dict(m) for m in entry.get("master") or []],
             maps=check_design_maps(f"{where} ({name})", entry.get("maps")),
+            move_mail_to=entry.get("move_mail_to") or None,
         )
+        if declared.move_mail_to and state == "present":
+            raise PostfixMultiError(
+                f"{where} ({name}): move_mail_to moves the mail of an instance that goes away: give it with state absent or deported, "
+                "or remove it"
+            )
         if declared.config_directory:
             key = posixpath.normpath(declared.config_directory)
             if key in dirs:
@@ -151,6 +159,14 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
             if not entry_m.get("service") or not entry_m.get("type"):
                 raise PostfixMultiError(f"{where} ({name}): master[{pos}] needs a service and a type")
         out.append(declared)
+    by_name = {item.name: item for item in out}
+    for index, item in enumerate(out):
+        target = by_name.get(item.move_mail_to or "")
+        if target is not None and target.state != "present":
+            raise PostfixMultiError(
+                f"postfix_multi_instances[{index}] ({item.name}): move_mail_to names {target.name}, which this design also "
+                f"removes (state {target.state}); name a sibling that stays"
+            )
     return out
 
 

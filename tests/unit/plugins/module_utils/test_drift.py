@@ -185,11 +185,20 @@ def test_master_entries_compare_as_postfix_master_plans_them():
         ([{"name": "postfix-a", "config_directory": "/etc/x"}, {"name": "postfix-b", "config_directory": "/etc/x/"}], "also declared for postfix-a"),
         ([{"name": "postfix-a", "master": [{"service": "smtp"}]}], "needs a service and a type"),
         ([{"name": "postfix-a", "state": "gone"}], "state must be one of"),
+        ([{"name": "postfix-a", "move_mail_to": "postfix-b"}, {"name": "postfix-b"}], "give it with state absent or deported"),
+        ([{"name": "postfix-a", "state": "absent", "move_mail_to": "postfix-b"}, {"name": "postfix-b", "state": "deported"}], "which this design also removes"),
     ],
 )
 def test_bad_designs_are_refused(entries, message):
     with pytest.raises(PostfixMultiError, match=message):
         declared_from(entries)
+
+
+def test_a_removed_instance_passes_its_mail_sibling_to_postfix_instance():
+    facts = DriftFacts(files=dict(host(primary="inet_interfaces = 127.0.9.1\n").files))
+    result = compare(facts, [{"name": "postfix-a", "state": "absent", "move_mail_to": "postfix-b"}, {"name": "postfix-b"}])
+    calls = {call["name"]: call for call in result["actions"]["instances"]}
+    assert calls["postfix-a"]["move_mail_to"] == "postfix-b" and calls["postfix-b"]["move_mail_to"] is None
 
 
 def test_uninitialised_hosts_need_every_instance_call():
