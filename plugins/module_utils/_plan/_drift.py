@@ -147,8 +147,7 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
         )
         if declared.move_mail_to and state == "present":
             raise PostfixMultiError(
-                f"{where} ({name}): move_mail_to moves the mail of an instance that goes away: give it with state absent or deported, "
-                "or remove it"
+                f"{where} ({name}): move_mail_to moves the mail of an instance that goes away: give it with state absent or deported, or remove it"
             )
         if declared.config_directory:
             key = posixpath.normpath(declared.config_directory)
