@@ -29,7 +29,9 @@ def cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def certificate(subject: str, private, issuer: tuple[str, object] | None = None, *, days: float = 365, start_days: float = -1, ca: bool = False) -> x509.Certificate:
+def certificate(
+    subject: str, private, issuer: tuple[str, object] | None = None, *, days: float = 365, start_days: float = -1, ca: bool = False
+) -> x509.Certificate:
     """A certificate for ``private``'s public key, signed by ``issuer`` (name, key) or self-signed."""
     issuer_name, issuer_key = issuer if issuer else (subject, private)
     builder = (

@@ -220,9 +220,15 @@ def _date(text: str) -> float:
 
 def _certificate(file: str, index: int, pem: str) -> Certificate:
     what = f"{file}: certificate (PEM object number {index}) cannot be read"
-    out = _openssl(["x509", "-noout", "-nameopt", "RFC2253", "-subject", "-issuer", "-subject_hash", "-issuer_hash", "-dates", "-fingerprint", "-sha256"], pem, what)
+    out = _openssl(
+        ["x509", "-noout", "-nameopt", "RFC2253", "-subject", "-issuer", "-subject_hash", "-issuer_hash", "-dates", "-fingerprint", "-sha256"], pem, what
+    )
     lines = [line.strip() for line in out.splitlines() if line.strip()]
-    fields = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in lines if "=" in line and line.split("=", 1)[0] in ("subject", "issuer", "notBefore", "notAfter")}
+    fields = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in lines
+        if "=" in line and line.split("=", 1)[0] in ("subject", "issuer", "notBefore", "notAfter")
+    }
     hashes = [line for line in lines if re.fullmatch(r"[0-9a-f]{8}", line)]
     fingerprint = next((line.split("=", 1)[1] for line in lines if "Fingerprint=" in line), "")
     if len(hashes) != 2 or not {"subject", "issuer", "notBefore", "notAfter"} <= set(fields):
@@ -298,7 +304,10 @@ def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float
             groups.append(((path, number, pem), []))
         elif kind in _CERT_TYPES:
             if not groups:
-                report.problems.append(f"{path}: certificate (PEM object number {number}) comes before any private key; each key must come first, directly followed by its certificate")
+                report.problems.append(
+                    f"{path}: certificate (PEM object number {number}) comes before any private key; "
+                    "each key must come first, directly followed by its certificate"
+                )
                 return report
             groups[-1][1].append((path, number, pem))
         # other PEM types (parameters ...) are skipped by Postfix with a warning
@@ -322,7 +331,9 @@ def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float
                     "the order must be key, its certificate (the leaf), then the issuers"
                 )
             else:
-                report.problems.append(f"{key_file}: the private key (PEM object number {key_number}) does not match the certificate {leaf.subject} in {leaf.file}")
+                report.problems.append(
+                    f"{key_file}: the private key (PEM object number {key_number}) does not match the certificate {leaf.subject} in {leaf.file}"
+                )
             continue
         for lower, upper in zip(chain, chain[1:]):
             if lower.issuer_hash != upper.subject_hash:
@@ -337,5 +348,7 @@ def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float
             elif cert.not_before > now:
                 report.problems.append(f"{cert.file}: the certificate {cert.subject} is not valid before {cert.facts(now)['not_before']}")
             elif cert.not_after - now <= spec.expiry_warning_days * 86400:
-                report.warnings.append(f"{cert.file}: the certificate {cert.subject} expires on {cert.facts(now)['not_after']} (within {spec.expiry_warning_days} days)")
+                report.warnings.append(
+                    f"{cert.file}: the certificate {cert.subject} expires on {cert.facts(now)['not_after']} (within {spec.expiry_warning_days} days)"
+                )
     return report
