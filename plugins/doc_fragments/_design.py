@@ -129,7 +129,7 @@ options:
             check changes nothing and names the file and the reason.
           - A certificate that expires within O(instances[].tls.expiry_warning_days) days is a warning. A key file that
             others than its owner can read is a warning. Nothing of a key is ever shown or returned.
-          - Only the paths are compared with the host: a certificate renewed in place is not a change (reload the
+          - Only the paths are compared with the host; a certificate renewed in place is not a change (reload the
             instance with M(mailops.postfix_multi.postfix_service)).
         type: dict
         version_added: 1.0.0
