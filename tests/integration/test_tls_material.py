@@ -11,7 +11,9 @@ it goes live.
   chroot jail (smtpd reads its keys before it enters the jail), an encrypted key and an expired
   certificate are each refused, in check mode and for real, with the file named, and main.cf is
   left as it was; the listener still serves the old certificate;
-- a certificate that expires soon goes live with a warning naming its file.
+- a certificate that expires soon goes live with a warning naming its file;
+- postfix_tls_info reads what the instance's main.cf names and reports the same: ok for the good set,
+  the file and its expiry once it is replaced in place by an expired certificate.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import labhost
 import tls_pki
 
 MODULE = "mailops.postfix_multi.postfix_multi_host"
+INFO = "mailops.postfix_multi.postfix_tls_info"
 TLS_DIR = "/etc/postfix-out/tls"
 QUEUE = "/var/spool/postfix-out"
 
@@ -89,6 +92,10 @@ def test_tls_material_checked_before_use(new_booted):
     )
     again = host.module(MODULE, module_args=design(host, good))
     assert again.get("failed") is not True and again["changed"] is False, again.get("drift")
+    info = host.module(INFO, name="postfix-out")
+    assert info["ok"] is True and info["changed"] is False, info
+    assert info["instances"][0]["files"] == [f"{TLS_DIR}/ec.pem", f"{TLS_DIR}/rsa.key", f"{TLS_DIR}/rsa.crt"]
+    assert [chain[0]["subject"] for chain in info["instances"][0]["chains"]] == [f"CN={name}"] * 2
 
     # each bad set: the file named, nothing changed (check mode and apply)
     other_key = tls_pki.key("ec")
@@ -119,3 +126,11 @@ def test_tls_material_checked_before_use(new_booted):
     assert soon.get("failed") is not True and soon["changed"] is True, soon.get("msg")
     assert any(f"{TLS_DIR}/soon.pem: the certificate CN={name} expires on" in line for line in soon["warnings"]), soon["warnings"]
     assert f"smtpd_tls_chain_files = {TLS_DIR}/soon.pem" in host.read("/etc/postfix-out/main.cf")
+
+    # renewed in place with an expired certificate: not a change to the design, but postfix_tls_info tells
+    put(host, f"{TLS_DIR}/soon.pem", pki.chain_file(name, days=-1, start_days=-30))
+    info = host.module(INFO, name="postfix-out")
+    assert info["ok"] is False
+    assert info["instances"][0]["problems"] == [f"{TLS_DIR}/soon.pem: the certificate CN={name} expired on {info['instances'][0]['chains'][0][0]['not_after']}"]
+    assert any(line.startswith(f"postfix-out: {TLS_DIR}/soon.pem: the certificate") for line in info["warnings"]), info["warnings"]
+    assert "BEGIN" not in str(info)

@@ -46,7 +46,12 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command, parse_postconf_lines
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import select
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import split_list
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
 # The design's tls of an instance (argument spec).
 TLS_OPTIONS: dict[str, t.Any] = {
@@ -84,11 +89,15 @@ _CERT_TYPES = ("CERTIFICATE", "TRUSTED CERTIFICATE")
 
 @dataclass
 class TlsSpec:
-    """A checked design ``tls``: the files in smtpd_tls_chain_files order."""
+    """A checked design ``tls``: the files in smtpd_tls_chain_files order. ``pairs`` are legacy
+    (key file, certificate file) settings found in a main.cf (smtpd_tls_cert_file and the like):
+    tls_certkey.c loads the first key of the key file and the certificate chain of the certificate
+    file, in whatever order the objects come, and then checks that they match."""
 
     files: list[str]
     expiry_warning_days: int = DEFAULT_WARNING_DAYS
     security_level: str | None = None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def parameters(self) -> dict[str, str]:
         out = {"smtpd_tls_chain_files": ", ".join(self.files)}
@@ -275,30 +284,38 @@ def _read(path: str, queue_directory: str | None) -> tuple[str | None, str | Non
     return data.decode("ascii", "replace"), None, warning
 
 
-def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float | None = None) -> Report:
-    """Check the files of ``spec`` as smtpd(8) will load them (read-only)."""
-    now = time.time() if now is None else now
-    report = Report()
-    objects: list[tuple[str, int, str, str]] = []  # (file, number in file, PEM type, PEM text)
+def _pem_objects(path: str, queue_directory: str | None, report: Report) -> list[tuple[str, int, str, str]] | None:
+    """The PEM objects of one file as (file, number in file, PEM type, PEM text); None after a problem."""
+    text, problem, warning = _read(path, queue_directory)
+    if warning and warning not in report.warnings:
+        report.warnings.append(warning)
+    if problem or text is None:
+        report.problems.append(problem or f"{path}: cannot be read")
+        return None
+    found = [(m.group(1), m.group(0)) for m in _PEM.finditer(text)]
+    if not found:
+        report.problems.append(f"{path}: no PEM data (Postfix reads keys and certificates in PEM format)")
+        return None
+    objects = []
+    for number, (kind, pem) in enumerate(found, start=1):
+        if kind == _ENCRYPTED or (kind in _KEY_TYPES and "ENCRYPTED" in pem.split("\n", 3)[1]):
+            report.problems.append(f"{path}: the private key (PEM object number {number}) is encrypted; Postfix cannot use a key that needs a passphrase")
+            kind = "ENCRYPTED"
+        objects.append((path, number, kind, pem))
+    return objects
+
+
+Group = t.Tuple[t.Tuple[str, int, str], t.List[t.Tuple[str, int, str]]]
+
+
+def _chain_groups(spec: TlsSpec, queue_directory: str | None, report: Report) -> list[Group]:
+    """smtpd_tls_chain_files: the files read as one concatenation, key1, cert1, [chain1], key2 ..."""
+    objects: list[tuple[str, int, str, str]] = []
     for path in spec.files:
-        text, problem, warning = _read(path, queue_directory)
-        if warning:
-            report.warnings.append(warning)
-        if problem or text is None:
-            report.problems.append(problem or f"{path}: cannot be read")
-            continue
-        found = [(m.group(1), m.group(0)) for m in _PEM.finditer(text)]
-        if not found:
-            report.problems.append(f"{path}: no PEM data (smtpd_tls_chain_files holds PEM keys and certificates)")
-            continue
-        for number, (kind, pem) in enumerate(found, start=1):
-            if kind == _ENCRYPTED or (kind in _KEY_TYPES and "ENCRYPTED" in pem.split("\n", 3)[1]):
-                report.problems.append(f"{path}: the private key (PEM object number {number}) is encrypted; Postfix cannot use a key that needs a passphrase")
-                kind = "ENCRYPTED"
-            objects.append((path, number, kind, pem))
+        objects += _pem_objects(path, queue_directory, report) or []
     if report.problems:
-        return report
-    groups: list[tuple[tuple[str, int, str], list[tuple[str, int, str]]]] = []
+        return []
+    groups: list[Group] = []
     for path, number, kind, pem in objects:
         if kind in _KEY_TYPES:
             groups.append(((path, number, pem), []))
@@ -308,9 +325,36 @@ def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float
                     f"{path}: certificate (PEM object number {number}) comes before any private key; "
                     "each key must come first, directly followed by its certificate"
                 )
-                return report
+                return []
             groups[-1][1].append((path, number, pem))
         # other PEM types (parameters ...) are skipped by Postfix with a warning
+    return groups
+
+
+def _pair_groups(spec: TlsSpec, queue_directory: str | None, report: Report) -> list[Group]:
+    """Legacy key and certificate files: the first key of the one, the certificates of the other."""
+    groups: list[Group] = []
+    for key_file, cert_file in spec.pairs:
+        keys = [(path, number, pem) for path, number, kind, pem in _pem_objects(key_file, queue_directory, report) or [] if kind in _KEY_TYPES]
+        certs = [(path, number, pem) for path, number, kind, pem in _pem_objects(cert_file, queue_directory, report) or [] if kind in _CERT_TYPES]
+        if report.problems:
+            continue
+        if not keys:
+            report.problems.append(f"{key_file}: no private key")
+        elif not certs:
+            report.problems.append(f"{cert_file}: no certificate")
+        else:
+            groups.append((keys[0], certs))
+    return groups
+
+
+def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float | None = None) -> Report:
+    """Check the files of ``spec`` as smtpd(8) will load them (read-only)."""
+    now = time.time() if now is None else now
+    report = Report()
+    groups = _chain_groups(spec, queue_directory, report) + _pair_groups(spec, queue_directory, report)
+    if report.problems:
+        return report
     for (key_file, key_number, key_pem), certs in groups:
         if not certs:
             report.problems.append(f"{key_file}: no certificate follows the private key (PEM object number {key_number})")
@@ -352,3 +396,75 @@ def check_material(spec: TlsSpec, queue_directory: str | None = None, now: float
                     f"{cert.file}: the certificate {cert.subject} expires on {cert.facts(now)['not_after']} (within {spec.expiry_warning_days} days)"
                 )
     return report
+
+
+# What an instance's main.cf says about its server keys and certificates (postconf(5)).
+SERVER_PARAMETERS = ("smtpd_tls_chain_files", *LEGACY_PARAMETERS, "smtpd_tls_security_level")
+_LEGACY_PAIRS = (
+    ("smtpd_tls_cert_file", "smtpd_tls_key_file"),
+    ("smtpd_tls_eccert_file", "smtpd_tls_eckey_file"),
+    ("smtpd_tls_dcert_file", "smtpd_tls_dkey_file"),
+)
+
+
+def configured_spec(values: t.Mapping[str, str], expiry_warning_days: int = DEFAULT_WARNING_DAYS) -> TlsSpec | None:
+    """The key and certificate files an instance's smtpd loads, from its expanded parameters
+    (``postconf -x``); None when it has none. smtpd_tls_chain_files, when set, wins and the legacy
+    parameters are ignored (smtpd.c); smtpd_tls_cert_file = none means no certificate."""
+    chain_files = split_list(values.get("smtpd_tls_chain_files") or "")
+    if chain_files:
+        return TlsSpec(chain_files, expiry_warning_days, values.get("smtpd_tls_security_level") or None)
+    pairs = []
+    for cert_name, key_name in _LEGACY_PAIRS:
+        cert_file = (values.get(cert_name) or "").strip()
+        if not cert_file or (cert_name == "smtpd_tls_cert_file" and cert_file.lower() == "none"):
+            continue
+        pairs.append(((values.get(key_name) or "").strip() or cert_file, cert_file))
+    if not pairs:
+        return None
+    return TlsSpec([], expiry_warning_days, values.get("smtpd_tls_security_level") or None, pairs)
+
+
+def _instance_values(postconf: str, config_directory: str) -> dict[str, str]:
+    result = _runner.run([postconf, "-c", config_directory, "-x", *SERVER_PARAMETERS])
+    if result.rc != 0:
+        raise PostfixMultiError(f"postconf -c {config_directory} failed (rc={result.rc}): {result.output}", **result.as_dict())
+    return parse_postconf_lines(result.stdout)
+
+
+def tls_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+    """The ``postfix_tls_info`` module: the TLS server material of the selected instances, as their
+    main.cf names it, checked as smtpd(8) loads it; changes nothing."""
+    days = options.get("expiry_warning_days")
+    days = DEFAULT_WARNING_DAYS if days is None else int(days)
+    if days < 0:
+        raise PostfixMultiError(f"expiry_warning_days must be 0 or more, not {days}")
+    facts = LocalFacts()
+    reg = Registry.load(facts.defaults(), facts.read_text)
+    postconf = find_postfix_command("postconf", facts.defaults().get("command_directory"))
+    instances = []
+    warnings = list(reg.problems)
+    for inst in select(reg, name=options.get("name"), group=options.get("group")):
+        values = _instance_values(postconf, inst.config_directory)
+        spec = configured_spec(values, days)
+        record: dict[str, t.Any] = {
+            "name": inst.name,
+            "config_directory": inst.config_directory,
+            "security_level": values.get("smtpd_tls_security_level") or "",
+            "configured": spec is not None,
+            "files": (spec.files + [path for pair in spec.pairs for path in dict.fromkeys(pair)]) if spec else [],
+        }
+        record.update(check_material(spec, inst.queue_directory).as_dict() if spec else Report().as_dict())
+        label = inst.name or inst.config_directory
+        warnings += [f"{label}: {line}" for line in record["problems"] + record["warnings"]]
+        instances.append(record)
+    return {"changed": False, "ok": all(record["ok"] for record in instances), "instances": instances, "warnings": warnings}
+
+
+TLS_INFO = Interface(
+    {
+        "argument_spec": {"name": {"type": "str"}, "group": {"type": "str"}, "expiry_warning_days": {"type": "int", "default": DEFAULT_WARNING_DAYS}},
+        "mutually_exclusive": [["name", "group"]],
+    },
+    tls_info,
+)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import tls_pki
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TlsSpec, check_material, check_spec, merge_parameters
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TlsSpec, check_material, check_spec, configured_spec, merge_parameters
 
 PKI = tls_pki.Pki()
 
@@ -131,7 +131,7 @@ def test_key_readable_by_others_is_a_warning_and_no_key_material_leaks(tmp_path)
 
 def test_no_pem(tmp_path):
     path = write(tmp_path / "x.pem", "hello\n")
-    assert check_material(TlsSpec([path])).problems == [f"{path}: no PEM data (smtpd_tls_chain_files holds PEM keys and certificates)"]
+    assert check_material(TlsSpec([path])).problems == [f"{path}: no PEM data (Postfix reads keys and certificates in PEM format)"]
 
 
 @pytest.mark.parametrize(
@@ -164,3 +164,22 @@ def test_parameters_and_legacy_removed():
     plain = check_spec("i", {"chains": [{"chain_file": "/c.pem"}]})
     assert plain is not None
     assert merge_parameters("i", plain, {"smtpd_tls_security_level": "encrypt"}, [])[0]["smtpd_tls_security_level"] == "encrypt"
+
+
+def test_configured_spec_reads_what_smtpd_loads():
+    chain = configured_spec({"smtpd_tls_chain_files": "/a.pem, /b.key /b.crt", "smtpd_tls_cert_file": "/legacy.pem", "smtpd_tls_security_level": "may"})
+    assert chain is not None and chain.files == ["/a.pem", "/b.key", "/b.crt"] and chain.pairs == [] and chain.security_level == "may"
+    legacy = configured_spec({"smtpd_tls_cert_file": "/c.pem", "smtpd_tls_key_file": "/k.pem", "smtpd_tls_eccert_file": "/ec.pem", "smtpd_tls_eckey_file": ""})
+    assert legacy is not None and legacy.files == [] and legacy.pairs == [("/k.pem", "/c.pem"), ("/ec.pem", "/ec.pem")]
+    assert configured_spec({"smtpd_tls_cert_file": "none"}) is None
+    assert configured_spec({}) is None
+
+
+def test_legacy_pair_in_any_order_within_one_file(tmp_path):
+    private, cert = PKI.leaf("mx.example")
+    both = write(tmp_path / "both.pem", tls_pki.cert_pem(cert) + tls_pki.cert_pem(PKI.inter) + tls_pki.key_pem(private))
+    report = check_material(TlsSpec([], pairs=[(both, both)]))
+    assert report.ok, report.problems
+    _other, wrong_cert = PKI.leaf("other.example")
+    cert_file = write(tmp_path / "wrong.crt", tls_pki.cert_pem(wrong_cert), 0o644)
+    assert "does not match the certificate CN=other.example" in check_material(TlsSpec([], pairs=[(both, cert_file)])).problems[0]
