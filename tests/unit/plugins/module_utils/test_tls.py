@@ -14,6 +14,7 @@ import pytest
 import tls_pki
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TlsSpec, check_material, check_spec, configured_spec, merge_parameters
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import expand_tls
 
 PKI = tls_pki.Pki()
 
@@ -183,3 +184,18 @@ def test_legacy_pair_in_any_order_within_one_file(tmp_path):
     _other, wrong_cert = PKI.leaf("other.example")
     cert_file = write(tmp_path / "wrong.crt", tls_pki.cert_pem(wrong_cert), 0o644)
     assert "does not match the certificate CN=other.example" in check_material(TlsSpec([], pairs=[(both, cert_file)])).problems[0]
+
+
+def test_design_tls_becomes_parameters_before_the_comparison():
+    instances = [
+        {"name": "postfix-out", "parameters": {"myhostname": "out"}, "absent_parameters": [], "tls": {"chains": [{"chain_file": "/etc/postfix-out/a.pem"}]}},
+        {"name": "postfix-gone", "state": "absent", "tls": {"chains": [{"chain_file": "/x.pem"}]}},
+        {"name": "postfix-plain", "parameters": {}},
+    ]
+    specs = expand_tls(instances)
+    assert list(specs) == ["postfix-out"] and specs["postfix-out"].files == ["/etc/postfix-out/a.pem"]
+    assert instances[0]["parameters"] == {"myhostname": "out", "smtpd_tls_chain_files": "/etc/postfix-out/a.pem"}
+    assert "smtpd_tls_cert_file" in instances[0]["absent_parameters"]
+    assert instances[2] == {"name": "postfix-plain", "parameters": {}}
+    with pytest.raises(PostfixMultiError, match=r"postfix_multi_instances\[0\] \(postfix-out\)\.tls\.chains\[0\]"):
+        expand_tls([{"name": "postfix-out", "tls": {"chains": [{"key_file": "/k.pem"}]}}])
