@@ -276,7 +276,8 @@ def _read(path: str, queue_directory: str | None) -> tuple[str | None, str | Non
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return None, f"{path}: cannot be read: {exc.strerror}", None
+        hint = f" (this check runs as uid {os.geteuid()}, smtpd reads it as root: run it with become)" if os.geteuid() != 0 else ""
+        return None, f"{path}: cannot be read: {exc.strerror}{hint}", None
     warning = None
     if info.st_mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH) and b"PRIVATE KEY-----" in data:
         mode = oct(stat.S_IMODE(info.st_mode))[2:].zfill(4)
