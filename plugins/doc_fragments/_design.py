@@ -123,6 +123,53 @@ options:
             in the same run instead of waiting for its queue to drain.
           - The sibling must exist on the host before the run and stay in the design. Check mode lists what would move.
         type: str
+      tls:
+        description:
+          - The TLS server keys and certificate chains of the instance, one item of O(instances[].tls.chains) per key
+            algorithm; set as C(smtpd_tls_chain_files) (Postfix 3.4 or later), and the legacy C(smtpd_tls_cert_file),
+            C(smtpd_tls_key_file), C(smtpd_tls_eccert_file), C(smtpd_tls_eckey_file), C(smtpd_tls_dcert_file) and
+            C(smtpd_tls_dkey_file) are removed from its C(main.cf). These parameters cannot be declared in
+            O(instances[].parameters) as well.
+          - Before an instance is created or its configuration changes, its files are checked as C(smtpd) loads them,
+            in check mode too. C(smtpd) reads them with root privileges before it enters its chroot jail, so each file
+            counts at its path on the host (a copy under the queue directory is never read). Each file must exist and be
+            readable, the PEM objects must come as key, its certificate, then the issuers leaf first, the key must not be
+            encrypted and must match the certificate, and no certificate may be expired or not yet valid. A failing
+            check changes nothing and names the file and the reason.
+          - A certificate that expires within O(instances[].tls.expiry_warning_days) days is a warning. A key file that
+            others than its owner can read is a warning. Nothing of a key is ever shown or returned.
+          - Only the paths are compared with the host; a certificate renewed in place is not a change (reload the
+            instance with M(mailops.postfix_multi.postfix_service)).
+        type: dict
+        version_added: 1.0.0
+        suboptions:
+          chains:
+            description:
+              - The keys and their chains, in the order C(smtpd_tls_chain_files) lists them (at most one key per
+                algorithm, for example an RSA and an ECDSA key).
+              - Each item is either O(instances[].tls.chains[].chain_file) or both O(instances[].tls.chains[].key_file)
+                and O(instances[].tls.chains[].cert_file). Absolute paths, without whitespace, commas or C($).
+            type: list
+            elements: dict
+            required: true
+            suboptions:
+              chain_file:
+                description: One file with the private key, then its certificate, then the issuer certificates.
+                type: path
+              key_file:
+                description: The private key alone; listed right before O(instances[].tls.chains[].cert_file).
+                type: path
+              cert_file:
+                description: The certificate of O(instances[].tls.chains[].key_file), followed by its issuers.
+                type: path
+          expiry_warning_days:
+            description: Warn when a certificate expires within this many days.
+            type: int
+            default: 30
+          security_level:
+            description: Also set C(smtpd_tls_security_level); omitted, it is left as it is.
+            type: str
+            choices: [none, may, encrypt]
   primary_parameters:
     description: C(main.cf) parameters of the primary instance.
     type: dict

@@ -100,6 +100,7 @@ notes:
 seealso:
   - module: mailops.postfix_multi.postfix_drift_info
   - module: mailops.postfix_multi.postfix_health
+  - module: mailops.postfix_multi.postfix_tls_info
   - name: Postfix MULTI_INSTANCE_README
     description: Managing multiple Postfix instances on a single host.
     link: https://www.postfix.org/MULTI_INSTANCE_README.html
@@ -119,6 +120,20 @@ EXAMPLES = r"""
     primary_parameters:
       inet_interfaces: loopback-only
     probe: true
+
+- name: postfix-out serves an ECDSA and an RSA certificate, checked before its configuration changes
+  mailops.postfix_multi.postfix_multi_host:
+    instances:
+      - name: postfix-out
+        parameters:
+          inet_interfaces: 127.0.0.2
+        tls:
+          chains:
+            - chain_file: /etc/postfix-out/tls/ecdsa.pem
+            - key_file: /etc/postfix-out/tls/rsa.key
+              cert_file: /etc/postfix-out/tls/rsa.crt
+          security_level: may
+          expiry_warning_days: 21
 
 - name: Everything that is not declared goes (deported, files and queues kept)
   mailops.postfix_multi.postfix_multi_host:
@@ -160,6 +175,8 @@ instances:
       and C(master.cf) entries; C(started), C(restarted), C(reloaded) say what happened to the running instance.
     - C(moved_mail), for an instance removed with O(instances[].move_mail_to), is the mail moved to the sibling, as
       RV(mailops.postfix_multi.postfix_instance#module:moved_mail) of M(mailops.postfix_multi.postfix_instance) reports it.
+    - C(tls), for an instance with O(instances[].tls) that was created or changed, is the check of its TLS material as
+      M(mailops.postfix_multi.postfix_tls_info) returns it per instance (C(ok), C(problems), C(warnings), C(chains)).
   returned: unless O(state=gathered) or Postfix is missing
   type: dict
   sample:

@@ -14,6 +14,7 @@
 #   _service     start/stop/reload/... of instances, postmulti -p style (postfix_service)
 #   _health      running state and listener probes of every instance (postfix_health, gates)
 #   _drain       moves a stopped instance's queued mail into a sibling (postsuper -r style, via maildrop)
+#   _tls         TLS keys and certificates checked as smtpd loads them (the design's tls, postfix_tls_info)
 # Everything that touches the host goes through _runner (commands) and _io (files).
 #
 # May import: _core, _postfix.

@@ -25,6 +25,10 @@ order the role's tasks used to, calling the same code as the fine-grained module
    the instances that should run are started (``manage_service``);
 6. on request, every instance is probed on its listeners (``_health.check``).
 
+An instance's ``tls`` becomes parameters (``_tls.TlsSpec.parameters``) before the comparison; the
+TLS material of every instance that is created or whose files change is checked in step 1
+(``_tls.check_material``), before anything is written and in check mode too.
+
 Check mode runs steps 1 and 3 as far as validation (new instances too: their configuration is
 built and checked on a staging copy) and reports the rest as the plan.
 """
@@ -40,6 +44,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     is_protected,
@@ -90,6 +95,7 @@ DESIGN_OPTIONS: dict[str, t.Any] = {
             "master": {"type": "list", "elements": "dict", "default": []},
             "maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
             "move_mail_to": {"type": "str"},
+            "tls": {"type": "dict", "options": TLS_OPTIONS},
         },
     },
     "primary_maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
@@ -295,6 +301,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         # AnsibleModule fills every sub-option; postfix_master takes an omitted one as "keep"
         entry["master"] = [{key: value for key, value in m.items() if value is not None} for m in entry.get("master") or []]
         instances.append(entry)
+    tls = expand_tls(instances)
     if state == "replaced":
         for entry in instances:
             if entry.get("exclusive") is None:
@@ -314,7 +321,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     report = _Report()
     actions = drift["actions"]
     if not drift["in_sync"]:
-        _apply(facts, drift, options, check_mode, want_diff, service_host, report)
+        _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
     result: dict[str, t.Any] = {
         "changed": report.changed,
         "installed": True,
@@ -348,7 +355,14 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
 
 
 def _apply(
-    facts: LocalFacts, drift: dict[str, t.Any], options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, host: ServiceHost, report: _Report
+    facts: LocalFacts,
+    drift: dict[str, t.Any],
+    options: t.Mapping[str, t.Any],
+    check_mode: bool,
+    want_diff: bool,
+    host: ServiceHost,
+    report: _Report,
+    tls: t.Mapping[str, TlsSpec],
 ) -> None:
     actions = drift["actions"]
     validate_on = options.get("validate", True) is not False
@@ -379,6 +393,8 @@ def _apply(
         if staged is not None:  # validated here with the others, not again in manage_instance
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False
+    changing = [edit.instance for edit in edits] + [request["name"] for request in requests if request["state"] == "present"]
+    _check_tls(reg, tls, changing, report)
     warnings = _validate_all(facts, jobs) if validate_on else {}
     map_jobs = plan_design_maps(actions["maps"], reg.primary_directory, validate_on)
     for name, lines in warnings.items():
@@ -453,6 +469,37 @@ def _apply(
             continue
         starts.append({"name": item["instance"], "state": "started"})
     _services(report, starts, check_mode, host)
+
+
+def expand_tls(instances: t.Sequence[dict[str, t.Any]]) -> dict[str, TlsSpec]:
+    """Each declared instance's ``tls`` merged into its parameters and absent_parameters (in
+    place); the checked specs by instance name."""
+    out = {}
+    for index, entry in enumerate(instances):
+        where = f"postfix_multi_instances[{index}] ({entry.get('name')})"
+        spec = check_spec(where, entry.get("tls"))
+        if spec is None or entry.get("state", "present") != "present":
+            continue
+        entry["parameters"], entry["absent_parameters"] = merge_parameters(where, spec, entry.get("parameters") or {}, entry.get("absent_parameters") or [])
+        out[entry["name"]] = spec
+    return out
+
+
+def _check_tls(reg: Registry, tls: t.Mapping[str, TlsSpec], changing: t.Sequence[str], report: _Report) -> None:
+    """The TLS material of every instance whose configuration is about to change, checked as
+    smtpd(8) will load it; raises, naming each file and why, before anything is written."""
+    refused = []
+    for name in dict.fromkeys(changing):
+        spec = tls.get(name)
+        if spec is None:
+            continue
+        inst = reg.by_name(name)
+        outcome = check_material(spec, inst.queue_directory if inst is not None else None)
+        report.instance(name)["tls"] = outcome.as_dict()
+        report.warnings.extend(f"{name}: TLS: {line}" for line in outcome.warnings)
+        refused += [f"{name}: {line}" for line in outcome.problems]
+    if refused:
+        raise PostfixMultiError("the TLS material is refused, so nothing was changed: " + "; ".join(refused), stage="tls")
 
 
 def _maps(jobs: t.Sequence[MapJob], check_mode: bool, want_diff: bool, report: _Report) -> list[str]:
@@ -563,6 +610,7 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         declared = dict(entry)
         declared["master"] = [{key: value for key, value in item.items() if value is not None} for item in declared["master"]]
         instances.append(declared)
+    expand_tls(instances)
     facts = LocalFacts()
     drift = compare(
         facts,
