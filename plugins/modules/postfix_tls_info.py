@@ -41,6 +41,8 @@ options:
 requirements:
   - Postfix on the managed host. The module runs C(postconf -d), C(postconf -x) per instance, and C(openssl) (the
     key material goes to C(openssl) through a pipe, never on a command line).
+  - The C(openssl) command on the managed host. Debian 11 and 12 have it with Postfix; on Debian 13 install the
+    C(openssl) package. The same holds for O(mailops.postfix_multi.postfix_multi_host#module:instances[].tls).
 notes:
   - Only the SMTP server's own keys and certificates are checked, not the C(smtp_tls_*) client ones, the CA files, or
     C(smtpd_tls_CApath) (read inside the jail when a client certificate is verified).
