@@ -10,8 +10,11 @@ message went through the instance (sendmail -C, so pickup, cleanup and qmgr log 
 - ``to: file``: the same, the lines (under the instance's name, Postfix's default syslog_name)
   are in the file written by the instance's own postlogd and no longer in the journal; the
   primary can log to a file of its own at the same time;
+- ``postfix -c DIR logrotate`` rotates one instance's file, and the instance goes on logging to a new one;
 - back to ``to: syslog``: maillog_file goes, the file stays, lines reach the journal again;
-- a file outside maillog_file_prefixes is refused before anything changes.
+- a file outside maillog_file_prefixes is refused before anything changes;
+- the multi_instance role takes the same settings (postfix_multi_instances[].logging,
+  postfix_multi_primary_logging) and converges them once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 import uuid
 
 import labhost
+from test_multi_instance_role import converge, result
 
 MODULE = "mailops.postfix_multi.postfix_multi_host"
 OUT = "/etc/postfix-out"
@@ -47,9 +51,9 @@ def design(host: labhost.BootedHost, logging: dict, primary_logging: dict | None
 
 
 def changed(results: list[dict]) -> list[bool]:
-    for result in results:
-        assert result.get("failed") is not True, result.get("msg")
-    return [result["changed"] for result in results]
+    for one in results:
+        assert one.get("failed") is not True, one.get("msg")
+    return [one["changed"] for one in results]
 
 
 def send(host: labhost.BootedHost, config_directory: str) -> str:
@@ -108,6 +112,11 @@ def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_boote
     wait_for(lambda: log_file(host, PRIMARY_LOG), "postfix/cleanup", send(host, "/etc/postfix"))
     assert not [line for line in journal(host) if to_file in line and "/cleanup[" in line]
     assert not [line for line in log_file(host, PRIMARY_LOG) if "postfix-out/" in line]
+    # the rotation the guide documents, per instance: renamed with the date suffix and compressed, then a new file
+    host.run("postfix", "-c", OUT, "logrotate")
+    rotated = sorted(host.path("/var/log").glob("postfix-out.log.*.gz"))
+    assert len(rotated) == 1, rotated
+    wait_for(lambda: log_file(host, OUT_LOG), "postfix-out/cleanup", send(host, OUT))
 
     # back to syslog: the parameter goes, the file and the stock postlog entry stay
     results = host.sequence(MODULE, module_args=design(host, {"to": "syslog"}, {"to": "syslog"}))
@@ -122,7 +131,20 @@ def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_boote
 
     # refused before anything changes: Postfix's own rule, maillog_file_prefixes (default /var, /dev/stdout)
     before = host.read(f"{OUT}/main.cf")
-    result = host.module(MODULE, module_args=design(host, {"to": "file", "file": "/srv/postfix-out.log"}))
-    assert result.get("failed") is True
-    assert "does not start with any of maillog_file_prefixes (/var, /dev/stdout)" in result["msg"], result["msg"]
+    refused = host.module(MODULE, module_args=design(host, {"to": "file", "file": "/srv/postfix-out.log"}))
+    assert refused.get("failed") is True
+    assert "does not start with any of maillog_file_prefixes (/var, /dev/stdout)" in refused["msg"], refused["msg"]
     assert host.read(f"{OUT}/main.cf") == before
+
+    # the role: the same settings as its variables
+    role_vars = {
+        "postfix_multi_instances": design(host, {"to": "file", "file": OUT_LOG})["instances"],
+        "postfix_multi_primary_parameters": {"inet_interfaces": host.addresses[0]},
+        "postfix_multi_primary_logging": {"to": "file", "file": PRIMARY_LOG},
+    }
+    for expected in (True, False):
+        rc, records = converge(host, role_vars)
+        assert rc == 0, host.last_run.explain()
+        assert result(records)["changed"] is expected, result(records)
+    assert parameters(host, OUT, "maillog_file") == {"maillog_file": OUT_LOG}
+    assert parameters(host, "/etc/postfix", "maillog_file") == {"maillog_file": PRIMARY_LOG}
