@@ -120,6 +120,15 @@ EXAMPLES = r"""
       inet_interfaces: loopback-only
     probe: true
 
+- name: Each instance logs under its own name, postfix-out to a file of its own
+  mailops.postfix_multi.postfix_multi_host:
+    instances:
+      - name: postfix-in
+        logging: {to: syslog}
+      - name: postfix-out
+        logging: {to: file, file: /var/log/postfix-out.log}
+    primary_logging: {to: syslog, syslog_name: postfix-main}
+
 - name: Everything that is not declared goes (deported, files and queues kept)
   mailops.postfix_multi.postfix_multi_host:
     state: overridden

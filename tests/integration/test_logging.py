@@ -14,7 +14,7 @@ message went through the instance (sendmail -C, so pickup, cleanup and qmgr log 
 - back to ``to: syslog``: maillog_file goes, the file stays, lines reach the journal again;
 - a file outside maillog_file_prefixes is refused before anything changes;
 - the multi_instance role takes the same settings (postfix_multi_instances[].logging,
-  postfix_multi_primary_logging) and converges them once.
+  postfix_multi_primary_logging) and converges them once, and postfix_drift_info compares with them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import time
 import uuid
 
 import labhost
+import pytest
 from test_multi_instance_role import converge, result
 
 MODULE = "mailops.postfix_multi.postfix_multi_host"
+DRIFT = "mailops.postfix_multi.postfix_drift_info"
 OUT = "/etc/postfix-out"
 OUT_LOG = "/var/log/postfix-out.log"
 PRIMARY_LOG = "/var/log/postfix.log"
@@ -90,8 +92,10 @@ def parameters(host: labhost.BootedHost, directory: str, *names: str) -> dict[st
     return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
 
 
-def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_booted):
-    host = new_booted("logs")
+@pytest.mark.parametrize("release", ["bookworm", "bullseye", "trixie"])
+def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_booted, release):
+    """Postfix 3.7, 3.5 (the first Debian release with postlogd) and 3.10."""
+    host = new_booted("logs", release=release)
 
     # syslog, under a name of its own
     results = host.sequence(MODULE, module_args=design(host, {"to": "syslog", "syslog_name": "postfix-outbound"}))
@@ -112,6 +116,13 @@ def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_boote
     wait_for(lambda: log_file(host, PRIMARY_LOG), "postfix/cleanup", send(host, "/etc/postfix"))
     assert not [line for line in journal(host) if to_file in line and "/cleanup[" in line]
     assert not [line for line in log_file(host, PRIMARY_LOG) if "postfix-out/" in line]
+    # postfix_drift_info compares with the same settings
+    file_design = design(host, {"to": "file", "file": OUT_LOG}, {"to": "file", "file": PRIMARY_LOG})
+    del file_design["check_before"]
+    assert host.module(DRIFT, module_args=file_design)["in_sync"] is True
+    syslog_design = dict(file_design, instances=design(host, {"to": "syslog"})["instances"])
+    info = host.module(DRIFT, module_args=syslog_design)
+    assert info["in_sync"] is False and info["instances"][0]["parameters"] == ["maillog_file"], info
     # the rotation the guide documents, per instance: renamed with the date suffix and compressed, then a new file
     host.run("postfix", "-c", OUT, "logrotate")
     rotated = sorted(host.path("/var/log").glob("postfix-out.log.*.gz"))
