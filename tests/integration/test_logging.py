@@ -128,6 +128,12 @@ def test_each_logging_mode_converges_and_logs_under_the_instances_name(new_boote
     rotated = sorted(host.path("/var/log").glob("postfix-out.log.*.gz"))
     assert len(rotated) == 1, rotated
     wait_for(lambda: log_file(host, OUT_LOG), "postfix-out/cleanup", send(host, OUT))
+    # and from Ansible, as the guide shows it
+    rotate = host.module("postfix_service", module_args={"name": "postfix-out", "command": ["logrotate"]})
+    assert rotate.get("failed") is not True, rotate
+    assert len(sorted(host.path("/var/log").glob("postfix-out.log.*.gz"))) == 2
+    assert len(sorted(host.path("/var/log").glob("postfix.log.*"))) == 0  # the primary's file is its own
+    wait_for(lambda: log_file(host, OUT_LOG), "postfix-out/cleanup", send(host, OUT))
 
     # back to syslog: the parameter goes, the file and the stock postlog entry stay
     results = host.sequence(MODULE, module_args=design(host, {"to": "syslog"}, {"to": "syslog"}))
