@@ -141,7 +141,6 @@ options:
           - Only the paths are compared with the host; a certificate renewed in place is not a change (reload the
             instance with M(mailops.postfix_multi.postfix_service)).
         type: dict
-        version_added: 1.0.0
         suboptions:
           chains:
             description:
@@ -170,6 +169,36 @@ options:
             description: Also set C(smtpd_tls_security_level); omitted, it is left as it is.
             type: str
             choices: [none, may, encrypt]
+      logging:
+        description:
+          - Where the instance logs. Omit to leave its logging alone.
+          - Expanded to C(main.cf) parameters and a C(master.cf) entry before the design is planned, so it is compared,
+            validated, shown in check mode and diff and applied like them. O(instances[].parameters) and
+            O(instances[].absent_parameters) must then not name C(syslog_name) or C(maillog_file).
+          - V(syslog) removes C(maillog_file) and sets C(syslog_name) (removed when O(instances[].logging.syslog_name) is
+            omitted, so that Postfix's default applies, the instance's name - lines read C(postfix-out/smtpd[...])).
+          - V(file) sets C(maillog_file) and makes sure the instance's C(master.cf) has the C(postlog) service (as
+            Postfix's stock C(master.cf) has it since 3.4), whose C(postlogd) appends to the file.
+          - Going back from V(file) to V(syslog) removes C(maillog_file) only; the log file is never removed.
+          - Refused before anything changes - a file that does not start with one of the instance's
+            C(maillog_file_prefixes) (declare that parameter to allow another directory; default C(/var, /dev/stdout)),
+            C(/dev/stdout) (needs C(postfix start-fg)), a file whose directory does not exist, two instances writing one
+            file or logging under one C(syslog_name).
+        type: dict
+        suboptions:
+          to:
+            description: V(syslog) (through the host's C(syslogd) or journal) or V(file) (C(postlogd)).
+            type: str
+            choices: [syslog, file]
+            required: true
+          syslog_name:
+            description:
+              - The name every log line of the instance starts with (C(NAME/smtpd[PID]:)), in syslog and in the file.
+              - Omitted, Postfix's default, the instance's name (C(postfix) for the primary).
+            type: str
+          file:
+            description: With V(file), the log file's absolute path, such as C(/var/log/postfix-out.log).
+            type: path
   primary_parameters:
     description: C(main.cf) parameters of the primary instance.
     type: dict
@@ -214,4 +243,21 @@ options:
       mode:
         description: Octal mode of the table and its index.
         type: raw
+  primary_logging:
+    description:
+      - Where the primary instance logs, as O(instances[].logging). Omit to leave it alone.
+      - With V(file), the C(postlog) entry is added to the primary's C(master.cf) where it is missing.
+    type: dict
+    suboptions:
+      to:
+        description: V(syslog) or V(file).
+        type: str
+        choices: [syslog, file]
+        required: true
+      syslog_name:
+        description: The name every log line of the primary starts with; omitted, C(postfix).
+        type: str
+      file:
+        description: With V(file), the log file's absolute path, such as C(/var/log/postfix.log).
+        type: path
 """

@@ -106,6 +106,11 @@ primary:
       type: list
       elements: str
       sample: [inet_interfaces]
+    master:
+      description: The C(master.cf) entries its O(primary_logging) needs that differ (C(service/type)).
+      type: list
+      elements: str
+      sample: [postlog/unix-dgram]
 instances:
   description: One entry per declared instance, in declared order.
   returned: when Postfix is installed

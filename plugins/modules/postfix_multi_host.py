@@ -134,6 +134,14 @@ EXAMPLES = r"""
               cert_file: /etc/postfix-out/tls/rsa.crt
           security_level: may
           expiry_warning_days: 21
+- name: Each instance logs under its own name, postfix-out to a file of its own
+  mailops.postfix_multi.postfix_multi_host:
+    instances:
+      - name: postfix-in
+        logging: {to: syslog}
+      - name: postfix-out
+        logging: {to: file, file: /var/log/postfix-out.log}
+    primary_logging: {to: syslog, syslog_name: postfix-main}
 
 - name: Everything that is not declared goes (deported, files and queues kept)
   mailops.postfix_multi.postfix_multi_host:

@@ -12,6 +12,7 @@
 #   _drift       how a host differs from a whole declared design (read-only)
 #   _converge    a whole host's design in one call (postfix_multi_host), built on the above
 #   _maps        lookup tables of an instance (postfix_map, the design's maps): postmap/postalias builds
+#   _logging     where each instance logs (the design's logging): expanded to parameters and master.cf entries
 # Each entry point plans first (check mode stops there and reports), then applies.
 #
 # May import: _core, _postfix, _host.

@@ -56,6 +56,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._confi
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import PRIMARY, compare
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import manage_init, manage_instance, staged_configuration
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._logging import LOGGING_OPTIONS, expand_design, missing_log_directories
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import (
     MAP_OPTIONS,
     MapJob,
@@ -96,9 +97,11 @@ DESIGN_OPTIONS: dict[str, t.Any] = {
             "maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
             "move_mail_to": {"type": "str"},
             "tls": {"type": "dict", "options": TLS_OPTIONS},
+            "logging": {"type": "dict", "options": LOGGING_OPTIONS},
         },
     },
     "primary_maps": {"type": "list", "elements": "dict", "default": [], "options": MAP_OPTIONS},
+    "primary_logging": {"type": "dict", "options": LOGGING_OPTIONS},
     "primary_parameters": {"type": "dict", "default": {}},
     "primary_absent_parameters": {"type": "list", "elements": "str", "default": []},
     "start": {"type": "bool", "default": True},
@@ -306,17 +309,19 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         for entry in instances:
             if entry.get("exclusive") is None:
                 entry["exclusive"] = True
+    design = _expanded(facts, options, instances)
     start = bool(options.get("start", True))
     service_host = host or ServiceHost(facts)
     drift = compare(
         facts,
-        instances,
-        primary_parameters=options.get("primary_parameters") or {},
-        primary_absent_parameters=options.get("primary_absent_parameters") or [],
+        design["instances"],
+        primary_parameters=design["primary_parameters"],
+        primary_absent_parameters=design["primary_absent_parameters"],
         prune=state == "overridden",
         start=start,
         boot=lambda reg: boot_drift(reg, service_host),
         primary_maps=options.get("primary_maps") or [],
+        primary_master=design["primary_master"],
     )
     report = _Report()
     actions = drift["actions"]
@@ -352,6 +357,19 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
                 result["stage"] = "health"
                 result["msg"] = health["msg"]
     return result
+
+
+def _expanded(facts: LocalFacts, options: t.Mapping[str, t.Any], instances: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
+    """The design with its logging settings as parameters and master.cf entries (``_logging``),
+    refused before anything is touched when a log file's directory is missing."""
+    design = expand_design(
+        instances,
+        options.get("primary_parameters") or {},
+        options.get("primary_absent_parameters") or [],
+        options.get("primary_logging"),
+    )
+    missing_log_directories(design["log_files"], facts.is_dir)
+    return design
 
 
 def _apply(
@@ -612,15 +630,17 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         instances.append(declared)
     expand_tls(instances)
     facts = LocalFacts()
+    design = _expanded(facts, options, instances)
     drift = compare(
         facts,
-        instances,
-        primary_parameters=options["primary_parameters"],
-        primary_absent_parameters=options["primary_absent_parameters"],
+        design["instances"],
+        primary_parameters=design["primary_parameters"],
+        primary_absent_parameters=design["primary_absent_parameters"],
         prune=options["prune"],
         start=options["start"],
         boot=lambda reg: boot_drift(reg, ServiceHost(facts)),
         primary_maps=options["primary_maps"],
+        primary_master=design["primary_master"],
     )
     drift["actions"] = redacted_actions(drift["actions"])
     shown_instances, shown_maps = redacted_design(options.get("instances"), options.get("primary_maps"))

@@ -211,8 +211,11 @@ def compare(
     start: bool = True,
     boot: t.Callable[[Registry], list[str] | None] | None = None,
     primary_maps: t.Sequence[t.Mapping[str, t.Any]] = (),
+    primary_master: t.Sequence[t.Mapping[str, t.Any]] = (),
 ) -> dict[str, t.Any]:
     """The drift of this host from the design, and the module calls that would remove it.
+
+    ``primary_master``: master.cf entries the primary needs (the postlog entry of its logging).
 
     ``boot`` (with ``start``) lists what would make exactly the enabled instances start at boot
     (``postfix_service`` with ``enabled: true``); it returns None where systemd does not drive
@@ -233,6 +236,10 @@ def compare(
             actions["config"].append(_config_action(PRIMARY, primary_parameters or {}, primary_absent_parameters, False, primary_changes))
     else:
         primary_changes = []
+    primary_entries = master_changes(facts.read_text(primary.config_directory + "/master.cf"), primary_master) if primary_master else []
+    for i in primary_entries:
+        describe = f"set master.cf entry {_label(primary_master[i])} of the primary instance"
+        actions["master"].append({"instance": PRIMARY, "entry": dict(primary_master[i]), "depends": False, "describe": describe})
     if primary_tables:
         _maps_action(facts, actions, PRIMARY, primary.config_directory, True, primary.config_directory, primary_tables, declared_type(primary_parameters))
     primary_running = facts.is_running(primary.config_directory) if start else True
@@ -270,6 +277,7 @@ def compare(
             "config_directory": primary.config_directory,
             "running": primary_running,
             "parameters": primary_changes,
+            "master": [_label(primary_master[i]) for i in primary_entries],
             "maps": actions["maps"][0]["changes"] if actions["maps"] else [],
         },
         "instances": report,
