@@ -56,8 +56,8 @@ options:
     default: []
   queue_limits:
     description:
-      - The most messages each queue of an enabled instance may hold, by queue name (V(incoming), V(active),
-        V(deferred), V(hold), V(maildrop), V(corrupt), V(saved)), for example C({deferred: 500, active: 1000}).
+      - "The most messages each queue of an enabled instance may hold, by queue name (V(incoming), V(active),
+        V(deferred), V(hold), V(maildrop), V(corrupt), V(saved)), for example C({deferred: 500, active: 1000})."
       - An enabled instance with more queue files in a queue than its limit fails the check, with the count and the
         limit in the message. The queues are counted from the queue files, whether the instance runs or not.
       - Queues not named here have no limit; disabled instances are not checked.

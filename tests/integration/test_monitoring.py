@@ -191,9 +191,7 @@ def test_metrics_file_and_queue_limits(lab_host):
     assert deferred == 3
     refused = host.module("postfix_health", timeout=10, queue_limits={"deferred": deferred - 1})
     assert refused["failed"] is True
-    assert refused["failures"] == [
-        f"postfix-out ({OUT}): its deferred queue holds {deferred} message(s), more than the limit of {deferred - 1} (queue_limits)"
-    ]
+    assert refused["failures"] == [f"postfix-out ({OUT}): its deferred queue holds {deferred} message(s), more than the limit of {deferred - 1} (queue_limits)"]
     passed = host.module("postfix_health", timeout=10, queue_limits={"deferred": deferred, "hold": 0})
     assert passed["passed"] is True, passed["msg"]
 

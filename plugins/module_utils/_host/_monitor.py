@@ -57,8 +57,11 @@ _HEAD_BYTES = 512
 class MonitorHost(Protocol):
     """What observing asks the managed host (``LocalMonitorHost`` answers from this machine)."""
 
-    facts: HostFacts
     network: Network
+
+    @property
+    def facts(self) -> HostFacts:
+        """The instance list and live state as ``_info.gather`` reads them."""
 
     def compiled_defaults(self) -> dict[str, str]: ...
 
