@@ -68,7 +68,8 @@ notes:
   - node_exporter reports the file's modification time as C(node_textfile_mtime_seconds). Since the file is only
     replaced when its text changes, that time says when the queues last changed, not when the module last ran.
   - Where C(postqueue -j) cannot list an instance's queue (Postfix before 3.1, or a stopped instance for a user that is
-    not root), its queue files are counted instead, with a warning; see RV(instances[].queue_source).
+    not root), its queue files are counted instead, with a warning; see
+    RV(mailops.postfix_multi.postfix_instance_info#module:instances[].queue_source).
 requirements:
   - Postfix on the managed host. The module runs C(postconf -d) and, per instance, C(postfix -c DIR status) and
     C(postqueue -c DIR -j).

@@ -20,8 +20,12 @@ import time
 import typing as t
 
 import labhost
+import test_health
 from prometheus_client.parser import text_string_to_metric_families
-from test_health import answers, create, lab_host, sh  # noqa: F401  lab_host is the fixture
+from test_health import answers, create, sh
+
+# test_health's fixture: a fresh lab host with 4 addresses, multi-instance on, every Postfix stopped afterwards
+lab_host = test_health.lab_host
 
 OUT = "/etc/postfix-out"
 SPOOLS = {"/etc/postfix": "/var/spool/postfix", OUT: "/var/spool/postfix-out"}

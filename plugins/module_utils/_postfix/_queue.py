@@ -72,7 +72,7 @@ def arrival_time(data: bytes) -> int | None:
     """The arrival time (epoch seconds) that the time record at the start of a queue file gives, or
     None when the first records hold none (a file being written, a damaged one)."""
     pos = 0
-    for _ in range(_RECORDS_READ):
+    for _record in range(_RECORDS_READ):
         if pos >= len(data):
             return None
         kind = data[pos]
