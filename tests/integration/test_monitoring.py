@@ -226,3 +226,32 @@ def test_status_playbook_writes_the_metrics_file(lab_host, tmp_path):
     cells = [cell.strip() for cell in row[0].strip("|").split("|")]
     assert cells[:10] == ["mx", "postfix-out", "-", "yes", "yes", "postfix-out", f"{host.addresses[1]}:25", "0", "0", "2"]
     assert cells[10] == "1" and cells[-1].isdigit()
+
+
+# ----------------------------------------------------------------------------- the rollout's gate
+def test_rollout_refuses_a_host_whose_queue_is_past_its_limit(lab_host, tmp_path):
+    """The design leaves the host as it is (postfix-out is not declared, nothing is pruned): only the queue limit
+    fails it, with the role's message."""
+    host = deferred_and_held(lab_host)
+
+    def rollout(limits: dict[str, int]) -> labhost.AnsibleRun:
+        return labhost.run_playbook(
+            tmp_path,
+            {"mx": host.root},
+            "- name: The rollout playbook\n  import_playbook: mailops.postfix_multi.rollout\n",
+            extra_args=["-e", "postfix_multi_hosts=lab", "-e", json.dumps({"postfix_multi_rollout_queue_limits": limits, "postfix_multi_instances": []})],
+        )
+
+    refused = rollout({"deferred": 1})
+    assert refused.rc != 0
+    failed = [r for r in refused.records if r["status"] == "failed"]
+    role = "mailops.postfix_multi.multi_instance : "
+    assert [r["task"] for r in failed] == [role + "Plan, validate, apply and probe the design", role + "Stop here - say what failed on this host"], (
+        refused.explain()
+    )
+    assert failed[1]["result"]["msg"] == (
+        f"Health gate failed on mx: postfix-out ({OUT}): its deferred queue holds 2 message(s), more than the limit of 1 (queue_limits)"
+    ), refused.explain()
+
+    passed = rollout({"deferred": 2, "hold": 1})
+    assert passed.rc == 0, passed.explain()
