@@ -9,8 +9,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The probes a caller adds to (or puts instead of) those derived from an instance's configuration
-    # (postfix_health; postfix_multi_host with probe=true).
+    # The probes a caller adds to (or puts instead of) those derived from an instance's configuration,
+    # and the queue limits (postfix_health; postfix_multi_host with probe=true).
     DOCUMENTATION = r"""
 options:
   probes:
@@ -54,4 +54,13 @@ options:
     type: list
     elements: str
     default: []
+  queue_limits:
+    description:
+      - "The most messages each queue of an enabled instance may hold, by queue name (V(incoming), V(active),
+        V(deferred), V(hold), V(maildrop), V(corrupt), V(saved)), for example C({deferred: 500, active: 1000})."
+      - An enabled instance with more queue files in a queue than its limit fails the check, with the count and the
+        limit in the message. The queues are counted from the queue files, whether the instance runs or not.
+      - Queues not named here have no limit; disabled instances are not checked.
+    type: dict
+    default: {}
 """

@@ -26,12 +26,14 @@ description:
   - An enabled instance whose C(inet) services are all turned off (C(master_service_disable = inet), as postmulti
     creates instances) only has to run. Disabled instances are listed, not checked.
   - The caller can add probes for an instance, or replace the derived ones (O(probes), O(replace_probes)).
+  - With O(queue_limits), an enabled instance whose queue holds more messages than its limit fails too - a host where
+    mail piles up after a change is not healthy.
   - All probes run at the same time, each until O(timeout) seconds after the first starts. A refused connection is
     tried again until then (an instance that was just started may not listen yet); any other answer decides at once.
-  - B(The module fails) when an enabled instance does not run, when a probe fails, and when it cannot tell what to probe
-    for an enabled instance that has C(inet) services - a host name in C(inet_interfaces) or a service name that does not
-    resolve, an address of C(inet_interfaces) that no interface of the host has, a C(master.cf) entry that Postfix
-    refuses. A gate that cannot tell fails; replace the instance's probes to check it anyway.
+  - B(The module fails) when an enabled instance does not run, when a probe fails, when a queue holds more than
+    O(queue_limits) allows, and when it cannot tell what to probe for an enabled instance that has C(inet) services - a
+    host name in C(inet_interfaces) or a service name that does not resolve, an address of C(inet_interfaces) that no
+    interface of the host has, a C(master.cf) entry that Postfix refuses. A gate that cannot tell fails; replace the instance's probes to check it anyway.
   - It warns (RV(hazards), also as Ansible warnings) about combinations that break mail without failing the check -
     two enabled instances, or two services of one, that listen on the same port of overlapping addresses, and SMTP
     next hops that the instance's own smtp(8) client refuses as C(mail for X loops back to myself) (see the notes).
@@ -114,6 +116,12 @@ EXAMPLES = r"""
         port: 25
     replace_probes:
       - mx
+
+- name: Also fail when mail piles up - more than 500 deferred or 1000 active messages in an instance
+  mailops.postfix_multi.postfix_health:
+    queue_limits:
+      deferred: 500
+      active: 1000
 
 - name: Look without failing, and show what would break
   mailops.postfix_multi.postfix_health:
@@ -203,6 +211,11 @@ instances:
     probes_replaced:
       description: Whether O(replace_probes) named the instance.
       type: bool
+    queue_counts:
+      description: The queue files counted in each queue, for an enabled instance when O(queue_limits) is given.
+      type: dict
+      returned: when O(queue_limits) is given and the instance is enabled
+      sample: {incoming: 0, active: 0, deferred: 812, hold: 0, maildrop: 0, corrupt: 0, saved: 0}
     problems:
       description: Why the instance failed, apart from failed probes.
       type: list

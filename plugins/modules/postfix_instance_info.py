@@ -13,6 +13,9 @@ description:
   - Lists the Postfix instances of the managed host in start order, primary first, exactly as C(postmulti -l) does
     (same instances, order, names, groups and enable flags), and adds for each one whether it runs, how many messages
     its queues hold, and the environment C(postmulti -x) gives a command run for it.
+  - For monitoring, each instance also has its C(syslog_name) (the tag of its log lines), the addresses and ports it
+    listens on, and per queue the number of messages and the age of the oldest, as C(postqueue -j) lists them
+    (RV(instances[].queues)). M(mailops.postfix_multi.postfix_metrics) writes the same as Prometheus metrics.
   - The environment lets C(ansible.builtin.command) tasks loop over instances like C(postmulti -x) does, see the examples.
   - Never changes anything.
   - Reads the same files with the same parser as the M(mailops.postfix_multi.postfix_instance) module and the
@@ -25,20 +28,30 @@ extends_documentation_fragment:
   - mailops.postfix_multi._attributes.info_module
   - mailops.postfix_multi._selection
 requirements:
-  - Postfix on the managed host. The module runs C(postconf -d) and, per instance, C(postfix -c DIR status).
+  - Postfix on the managed host. The module runs C(postconf -d) and, per instance, C(postfix -c DIR status) and
+    C(postqueue -c DIR -j).
 notes:
   - Unlike C(postmulti -l), which prints nothing, an O(name) or O(group) that matches no instance makes the module
     fail with the list of known instances or groups.
   - Unlike postmulti, a secondary instance whose C(main.cf) cannot be read does not make the whole listing fail; it is
     left out and reported in RV(problems).
+  - "RV(instances[].queues) comes from C(postqueue -c DIR -j) (Postfix 3.1 and later). For a running instance postqueue
+    asks its showq(8) service; for a stopped one, run as root, postqueue runs showq(8) itself on the queue directory.
+    Where that fails (an older Postfix, a stopped instance for a user that is not root), the queue files are read
+    instead, with a warning; RV(instances[].queue_source) says which. RV(instances[].queue_counts) is always counted
+    from the files."
 seealso:
   - module: mailops.postfix_multi.postfix_service
   - module: mailops.postfix_multi.postfix_instance
+  - module: mailops.postfix_multi.postfix_metrics
   - plugin: mailops.postfix_multi.postfix_instances
     plugin_type: lookup
   - name: postmulti(1)
     description: The Postfix multi-instance manager.
     link: https://www.postfix.org/postmulti.1.html
+  - name: postqueue(1)
+    description: The JSON queue listing (C(postqueue -j)).
+    link: https://www.postfix.org/postqueue.1.html
 """
 
 EXAMPLES = r"""
@@ -61,6 +74,15 @@ EXAMPLES = r"""
     group: mta
   register: mta
   failed_when: mta.instances | map(attribute='queue_counts.deferred') | sum > 0
+
+- name: Show where each instance logs as, and how old its oldest deferred message is
+  ansible.builtin.debug:
+    msg: >-
+      {{ item.name or item.config_directory }} logs as {{ item.syslog_name }};
+      deferred {{ item.queues.deferred.count }}, the oldest {{ item.queues.deferred.oldest_age }} s old
+  loop: "{{ postfix.instances }}"
+  loop_control:
+    label: "{{ item.name or item.config_directory }}"
 """
 
 RETURN = r"""
@@ -104,6 +126,75 @@ instances:
       description: Whether the instance's master daemon runs, as C(postfix -c DIR status) decides.
       type: bool
       sample: true
+    syslog_name:
+      description:
+        - The instance's C(syslog_name), expanded as C(postconf -x) shows it - the tag of its log lines
+          (C(postfix-out/smtpd[123])), what log searches and parsers select an instance by.
+        - Null when its C(main.cf) cannot be expanded (a problem says why).
+      type: str
+      sample: postfix-out
+    listeners:
+      description:
+        - Every address and TCP port that master(8) binds for an C(inet) service of its C(master.cf) that
+          C(master_service_disable) leaves on, from the files as they are now (the host in the service name, or else
+          C(inet_interfaces); V(0.0.0.0) and V(::) for V(all)).
+        - Empty when every C(inet) service is off (C(master_service_disable = inet), as postmulti creates instances).
+      type: list
+      elements: dict
+      contains:
+        address:
+          description: The address bound.
+          type: str
+          sample: 127.0.0.1
+        port:
+          description: The TCP port.
+          type: int
+          sample: 10026
+        service:
+          description: The C(master.cf) service name.
+          type: str
+          sample: "127.0.0.1:10026"
+        program:
+          description: The program it runs (C(smtpd), C(postscreen), ...).
+          type: str
+          sample: smtpd
+    queue_source:
+      description:
+        - Where RV(instances[].queues) comes from - V(postqueue) (C(postqueue -c DIR -j)) or V(files) (the queue files,
+          where postqueue could not list the queue; a problem says why).
+        - The V(corrupt) and V(saved) queues, which postqueue never lists, are always read from their files.
+      type: str
+      choices: [postqueue, files]
+      sample: postqueue
+    queues:
+      description:
+        - Per queue (V(incoming), V(active), V(deferred), V(hold), V(maildrop), V(corrupt), V(saved)), its messages
+          and its oldest message.
+        - No addresses; only counts and times.
+      type: dict
+      contains:
+        deferred:
+          description: One queue; every queue has the same keys.
+          type: dict
+          contains:
+            count:
+              description: Messages in the queue.
+              type: int
+            oldest_arrival_time:
+              description: Arrival time of the oldest message, in Unix time (the C(arrival_time) of C(postqueue -j)); null when empty.
+              type: int
+            oldest_age:
+              description: Seconds since the oldest message arrived; null when the queue is empty.
+              type: int
+      sample:
+        deferred:
+          count: 2
+          oldest_arrival_time: 1796515067
+          oldest_age: 3600
+        hold:
+          count: 0
+          oldest_arrival_time: null
+          oldest_age: null
     queue_counts:
       description:
         - Number of queue files in each queue directory, counted from the files.
@@ -193,7 +284,7 @@ problems:
   sample: ["Failed to obtain all required /etc/postfix-in/main.cf parameters: /etc/postfix-in/main.cf does not exist"]
 """
 
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import INFO
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._monitor import INFO
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 
 

@@ -12,7 +12,9 @@
 #   _systemd     decisions for driving instances through the host's postfix@ units
 #   _info        instance discovery and live state (postfix_instance_info, the lookup)
 #   _service     start/stop/reload/... of instances, postmulti -p style (postfix_service)
-#   _health      running state and listener probes of every instance (postfix_health, gates)
+#   _health      running state, listener probes and queue limits of every instance (postfix_health, gates)
+#   _monitor     per instance: syslog_name, listeners, queues as postqueue -j lists them; Prometheus metrics
+#                (postfix_instance_info, postfix_metrics)
 #   _drain       moves a stopped instance's queued mail into a sibling (postsuper -r style, via maildrop)
 #   _tls         TLS keys and certificates checked as smtpd loads them (the design's tls, postfix_tls_info)
 # Everything that touches the host goes through _runner (commands) and _io (files).

@@ -27,7 +27,7 @@ import typing as t
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command, parse_postconf_lines
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES, LocalFacts, find_postfix_command, parse_postconf_lines
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import describe
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import (
     BANNER,
@@ -71,6 +71,9 @@ class HealthHost(Protocol):
 
     def status(self, config_directory: str) -> tuple[bool, str]:
         """Whether the instance runs (``postfix -c DIR status``, as postmulti decides), and what the command said."""
+
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        """The number of queue files in each queue directory (``_facts.MAIL_QUEUES``)."""
 
 
 Prober = t.Callable[[t.Sequence[Endpoint], float], t.List[t.Dict[str, t.Any]]]
@@ -213,6 +216,9 @@ class LocalHealthHost:
         result = _runner.run([self.facts.postfix(), "-c", config_directory, "status"], tty=True)
         return result.rc == 0, result.output
 
+    def queue_counts(self, queue_directory: str) -> dict[str, int]:
+        return self.facts.queue_counts(queue_directory)
+
 
 # Probes --------------------------------------------------------------------------------------------
 
@@ -345,6 +351,20 @@ def caller_endpoints(specs: t.Sequence[t.Mapping[str, t.Any]]) -> list[tuple[str
     return found
 
 
+def queue_limit_spec(limits: t.Mapping[str, t.Any] | None) -> dict[str, int]:
+    """The caller's queue limits as {queue: most messages}; PostfixMultiError for a malformed one."""
+    found: dict[str, int] = {}
+    for queue, limit in (limits or {}).items():
+        if queue not in MAIL_QUEUES:
+            raise PostfixMultiError(f"queue_limits: {queue!r} is not a Postfix queue; the queues are {', '.join(MAIL_QUEUES)}")
+        if isinstance(limit, str) and limit.strip().isdigit():
+            limit = int(limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise PostfixMultiError(f"queue_limits: the limit of the {queue} queue must be a number of messages (0 or more), not {limit!r}")
+        found[queue] = limit
+    return found
+
+
 def _what(probe_result: t.Mapping[str, t.Any]) -> str:
     expects = "a 220 banner" if probe_result["expect"] == BANNER else "a connection"
     origin = f"master.cf service {probe_result['service']}/inet" if probe_result["service"] else "probe given for the instance"
@@ -365,11 +385,16 @@ def check(
     replace_probes: t.Sequence[str] = (),
     timeout: float = 30.0,
     prober: Prober = probe_all,
+    queue_limits: t.Mapping[str, t.Any] | None = None,
 ) -> dict[str, t.Any]:
-    """The health of every instance of the host; ``failures`` is empty when the host is healthy."""
+    """The health of every instance of the host; ``failures`` is empty when the host is healthy.
+
+    With ``queue_limits`` ({queue: most messages}), an enabled instance whose queue holds more
+    queue files than its limit fails too: mail that piles up is not a healthy host."""
     if timeout <= 0:
         raise PostfixMultiError(f"timeout must be a positive number of seconds, not {timeout}")
     given = caller_endpoints(probes)
+    limits = queue_limit_spec(queue_limits)
     reg = Registry.load(host.defaults(), host.read_text)
     failures: list[str] = []
     notes = [problem for problem in reg.problems if problem not in reg.broken.values()]
@@ -420,6 +445,14 @@ def check(
         if not running:
             # "the Postfix mail system is not running", or why postfix cannot tell (a fatal configuration error)
             record["problems"].append(f"enabled, but postfix -c {directory} status says: {said}" if said else "enabled, but not running")
+        if limits:
+            counts = host.queue_counts(inst.queue_directory)
+            record["queue_counts"] = {queue: int(counts.get(queue, 0)) for queue in MAIL_QUEUES}
+            for queue, limit in limits.items():
+                if record["queue_counts"][queue] > limit:
+                    record["problems"].append(
+                        f"its {queue} queue holds {record['queue_counts'][queue]} message(s), more than the limit of {limit} (queue_limits)"
+                    )
         if compiled is None:
             compiled = host.compiled_defaults()
         main_text = host.read_text(directory + "/main.cf")
@@ -477,7 +510,8 @@ def check(
     }
 
 
-# The caller's probes (postfix_health; postfix_multi_host with probe=true), as caller_endpoints() reads them.
+# The caller's probes (postfix_health; postfix_multi_host with probe=true), as caller_endpoints() reads them,
+# and the queue limits, as queue_limit_spec() reads them.
 PROBE_OPTIONS: dict[str, t.Any] = {
     "probes": {
         "type": "list",
@@ -491,12 +525,13 @@ PROBE_OPTIONS: dict[str, t.Any] = {
         },
     },
     "replace_probes": {"type": "list", "elements": "str", "default": []},
+    "queue_limits": {"type": "dict", "default": {}},
 }
 
 
 def health(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     """The ``postfix_health`` module: ``check`` on this host; fails when the host is not healthy."""
-    result = check(LocalHealthHost(), options["probes"], options["replace_probes"], options["timeout"])
+    result = check(LocalHealthHost(), options["probes"], options["replace_probes"], options["timeout"], queue_limits=options["queue_limits"])
     result["warnings"] = result["problems"] + result["hazards"]
     if result["failures"]:
         result["failed"] = True

@@ -8,7 +8,7 @@
 """Instance discovery: what ``postmulti -l`` lists, what ``postmulti -x`` exports, and live state.
 
 Shared by the ``postfix_instances`` lookup (controller files), the ``postfix_instance_info``
-module and the ``postfix_service`` module (managed host). The instance list itself always
+module (with what _monitor adds) and the ``postfix_service`` module (managed host). The instance list itself always
 comes from :class:`Registry` (the one parser); this file only selects from it, orders it
 and describes it.
 """
@@ -20,9 +20,8 @@ import posixpath
 import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES, LocalFacts
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS, Instance, Registry, TextReader
 
 if t.TYPE_CHECKING:
@@ -145,7 +144,7 @@ def list_instances(
 
 
 def gather(facts: HostFacts, name: str | None = None, group: str | None = None) -> dict[str, t.Any]:
-    """The ``postfix_instance_info`` module: the selected instances with live state; changes nothing."""
+    """The selected instances with live state (running, queue files counted); changes nothing."""
     reg = Registry.load(facts.defaults(), facts.read_text)
     chosen = select(reg, name=name, group=group)
     instances: list[dict[str, t.Any]] = []
@@ -157,16 +156,3 @@ def gather(facts: HostFacts, name: str | None = None, group: str | None = None) 
         record["environment"] = environment(reg, inst)
         instances.append(record)
     return {"changed": False, "instances": instances, "problems": list(reg.problems)}
-
-
-def instance_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
-    """The ``postfix_instance_info`` module: ``gather`` on this host; the list's problems are also warnings."""
-    result = gather(LocalFacts(), name=options.get("name"), group=options.get("group"))
-    result["warnings"] = list(result["problems"])
-    return result
-
-
-INFO = Interface(
-    {"argument_spec": {"name": {"type": "str"}, "group": {"type": "str"}}, "mutually_exclusive": [["name", "group"]]},
-    instance_info,
-)

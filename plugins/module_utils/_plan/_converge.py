@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check, queue_limit_spec
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
@@ -291,6 +291,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     state = options.get("state") or "merged"
     if state not in STATES:
         raise PostfixMultiError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+    queue_limit_spec(options.get("queue_limits"))  # a malformed health gate fails before anything changes
     try:
         find_postfix_command("postconf")
     except PostfixMultiError:
@@ -349,7 +350,13 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
             result["health"] = None
             result["warnings"].append("probe: skipped in check mode, where the host is not changed yet")
         else:
-            health = check(LocalHealthHost(), options.get("probes") or [], options.get("replace_probes") or [], float(options.get("probe_timeout") or 30.0))
+            health = check(
+                LocalHealthHost(),
+                options.get("probes") or [],
+                options.get("replace_probes") or [],
+                float(options.get("probe_timeout") or 30.0),
+                queue_limits=options.get("queue_limits") or {},
+            )
             result["health"] = health
             result["warnings"].extend(health["problems"] + health["hazards"])
             if health["failures"]:

@@ -374,3 +374,36 @@ def test_hazards_of_the_enabled_instances_only() -> None:
 def test_the_timeout_must_be_positive() -> None:
     with pytest.raises(PostfixMultiError, match="timeout must be a positive number"):
         check(lab(), timeout=0, prober=Prober())
+
+
+# Queue limits ---------------------------------------------------------------------------------------
+
+
+def test_a_queue_past_its_limit_fails_the_instance_and_a_full_one_passes() -> None:
+    facts = lab()
+    facts.queues["/var/spool/postfix-out"] = {"deferred": 3, "active": 1}
+    facts.queues["/var/spool/postfix-off"] = {"deferred": 99}  # disabled: not checked
+    result = check(facts, timeout=1, prober=Prober(), queue_limits={"deferred": 2, "active": 1})
+    assert result["failures"] == ["postfix-out (/etc/postfix-out): its deferred queue holds 3 message(s), more than the limit of 2 (queue_limits)"]
+    assert result["passed"] is False and result["msg"] == result["failures"][0]
+    out = result["instances"][1]
+    assert (out["passed"], out["queue_counts"]["deferred"], out["queue_counts"]["hold"]) == (False, 3, 0)
+    assert "queue_counts" not in result["instances"][2]
+
+    at_limit = check(facts, timeout=1, prober=Prober(), queue_limits={"deferred": "3", "active": 1})
+    assert at_limit["passed"] is True, at_limit["failures"]
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"bounce": 1}, "queue_limits: 'bounce' is not a Postfix queue; the queues are incoming, active, deferred, hold, maildrop, corrupt, saved"),
+        ({"deferred": -1}, "queue_limits: the limit of the deferred queue must be a number of messages (0 or more), not -1"),
+        ({"deferred": True}, "queue_limits: the limit of the deferred queue must be a number of messages (0 or more), not True"),
+        ({"hold": "many"}, "queue_limits: the limit of the hold queue must be a number of messages (0 or more), not 'many'"),
+    ],
+)
+def test_malformed_queue_limits_are_refused(limits: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(PostfixMultiError) as caught:
+        check(lab(), timeout=1, prober=Prober(), queue_limits=limits)
+    assert caught.value.msg == message
