@@ -193,8 +193,16 @@ def loopback_addresses(wait: float = 120):
                 subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
 
 
+@pytest.fixture
+def on_loopback():
+    """The instances' inet_interfaces exist on lo: Postfix commands that load their main.cf
+    (postconf -x, postqueue -j, which postfix_instance_info runs) refuse it otherwise."""
+    with loopback_addresses():
+        yield
+
+
 # ----------------------------------------------------------------------------- discovery
-def test_lookup_and_info_list_what_postmulti_lists(mx):
+def test_lookup_and_info_list_what_postmulti_lists(mx, on_loopback):
     root = str(mx.root)
     expected = listing(mx)
     assert [row[3] for row in expected] == LIST_ORDER  # the setup is what the test thinks it is
