@@ -286,7 +286,7 @@ def test_kill_9_sweep_over_the_move(lab):
     for package in list(lib.parents)[:4]:
         (package / "__init__.py").touch()
     (lib / "__init__.py").touch()
-    for package in ("_core", "_host"):  # the layers _drain imports from, as the module would ship them
+    for package in ("_core", "_postfix", "_host"):  # the layers _drain imports from, as the module would ship them
         shutil.copytree(UTILS / package, lib / package, ignore=shutil.ignore_patterns("__pycache__"))
     host.path("/usr/local/lib/drain-kill.py").write_text(KILLER)
     snapshot = f"{OLD_QUEUE}.snapshot"

@@ -64,6 +64,7 @@ import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._queue import read_record
 
 # The queues whose messages move, in the order they move (mail_queue.h).
 MOVED_QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
@@ -178,32 +179,19 @@ def queue_id_ok(name: str) -> bool:
 def record_problem(data: bytes) -> str | None:
     """Why ``data`` is not a queue file that pickup(8) can read (None: it is).
 
-    Records are as rec_get() reads them (record.c): a type byte, the length in groups of
-    7 bits (least significant first, the high bit set on all but the last), the data."""
+    Records are as rec_get() reads them (record.c, see _postfix/_queue.read_record)."""
     pos = 0
     seen: set[int] = set()
     size = len(data)
     while pos < size:
-        rtype = data[pos]
-        pos += 1
-        if rtype == 0:
-            return f"record type 0 at offset {pos - 1}"
-        length = 0
-        shift = 0
-        while True:
-            if pos >= size:
-                return f"truncated record length at offset {pos}"
-            if shift + 7 >= 32:
-                return f"too many length bits at offset {pos}"
-            byte = data[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-        if pos + length > size:
-            return f"truncated record (type {chr(rtype)!r}, {length} bytes) at offset {pos}"
-        pos += length
+        if data[pos] == 0:
+            return f"record type 0 at offset {pos}"
+        try:
+            rtype, start, pos = read_record(data, pos)
+        except ValueError as exc:
+            return str(exc)
+        if pos > size:
+            return f"truncated record (type {chr(rtype)!r}, {pos - start} bytes) at offset {start}"
         seen.add(rtype)
     required = ((_REC_FROM, "sender"), (_REC_MESG, "message content"), (_REC_XTRA, "extracted records"), (_REC_END, "end"))
     missing = [name for rtype, name in required if rtype not in seen]

@@ -11,7 +11,7 @@
 #   _listeners   where an instance listens (inet_interfaces, master.cf services) and clashes
 #   _paths       instance directory paths: derived names, cleaning, nesting, links
 #   _registry    the instance list as postmulti -l builds it (multi_instance_directories, claims)
-#   _queue       what a mail queue holds: postqueue -j output, the arrival time in a queue file
+#   _queue       what a mail queue holds: postqueue -j output, queue file records (rec_get), arrival times
 # Text in, structures out. Never runs a command and never writes; _paths and _registry only look
 # paths up (realpath, stat) to apply postmulti's rules to the directories that exist.
 #

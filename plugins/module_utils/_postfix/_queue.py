@@ -68,6 +68,29 @@ def parse_postqueue_json(text: str) -> QueueListing:
     return _tally(arrivals)
 
 
+def read_record(data: bytes, pos: int) -> tuple[int, int, int]:
+    """The queue file record at ``pos`` as rec_get() reads it (record.c): a type byte, the length
+    in groups of 7 bits (least significant first, the high bit set on all but the last), the data.
+    Returns (type, start, end) of its data, ``end`` possibly past the end of ``data``; ValueError
+    when the length is cut short or has too many bits."""
+    size = len(data)
+    rtype = data[pos]
+    pos += 1
+    length = shift = 0
+    while True:
+        if pos >= size:
+            raise ValueError(f"truncated record length at offset {pos}")
+        if shift + 7 >= 32:
+            raise ValueError(f"too many length bits at offset {pos}")
+        byte = data[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+    return rtype, pos, pos + length
+
+
 def arrival_time(data: bytes) -> int | None:
     """The arrival time (epoch seconds) that the time record at the start of a queue file gives, or
     None when the first records hold none (a file being written, a damaged one)."""
@@ -75,24 +98,14 @@ def arrival_time(data: bytes) -> int | None:
     for _record in range(_RECORDS_READ):
         if pos >= len(data):
             return None
-        kind = data[pos]
-        pos += 1
-        length = shift = 0
-        while True:
-            if pos >= len(data) or shift > 28:
-                return None
-            byte = data[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-        record = data[pos : pos + length]
-        pos += length
+        try:
+            kind, start, pos = read_record(data, pos)
+        except ValueError:
+            return None
+        if pos > len(data):
+            return None
         if kind == _TIME_RECORD:
-            if len(record) < length:
-                return None
-            seconds = record.split(b" ", 1)[0]
+            seconds = data[start:pos].split(b" ", 1)[0]
             return int(seconds) if seconds.isdigit() else None
     return None
 
