@@ -21,8 +21,10 @@ files are counted instead; ``queue_source`` says which. showq(8) never lists the
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
 import time
 import typing as t
 
@@ -95,15 +97,28 @@ class LocalMonitorHost(LocalHealthHost):
             for entry in files:
                 path = os.path.join(root, entry)
                 try:
-                    with open(path, "rb") as handle:
-                        head = handle.read(_HEAD_BYTES)
-                        # showq(8) takes the file's time when it has no time record
-                        fallback = int(os.fstat(handle.fileno()).st_mtime)
-                except (FileNotFoundError, IsADirectoryError):
+                    # regular files only, as count_files() counts them: never a link, and a named pipe
+                    # is not waited on (O_NONBLOCK)
+                    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+                except FileNotFoundError:
                     continue  # delivered or moved meanwhile
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        continue  # a symbolic link: not a queue file
+                    found.append(None)
+                    continue
+                try:
+                    info = os.fstat(fd)
+                    if not stat.S_ISREG(info.st_mode):
+                        continue
+                    head = os.read(fd, _HEAD_BYTES)
+                    # showq(8) takes the file's time when it has no time record
+                    fallback = int(info.st_mtime)
                 except OSError:
                     found.append(None)
                     continue
+                finally:
+                    os.close(fd)
                 arrival = arrival_time(head)
                 found.append(fallback if arrival is None else arrival)
         return found

@@ -250,3 +250,18 @@ def test_a_metrics_path_the_collector_would_not_read_is_refused(path: str, messa
     with pytest.raises(PostfixMultiError) as caught:
         check_metrics_path(path)
     assert caught.value.msg == message
+
+
+def test_queue_files_are_read_as_regular_files_only(tmp_path):
+    """A named pipe or a symbolic link in a queue directory is skipped (never waited on, never
+    followed), as count_files() skips them; a queue file gives its time record."""
+    import os
+
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._monitor import LocalMonitorHost
+
+    deferred = tmp_path / "deferred" / "A"
+    deferred.mkdir(parents=True)
+    (deferred / "4D2A1C").write_bytes(b"T\x0c1733000000 0")  # rec_get(): type T, length 12, the time record
+    os.mkfifo(deferred / "pipe")
+    (deferred / "link").symlink_to("/etc/passwd")
+    assert LocalMonitorHost().queue_file_arrivals(str(tmp_path), "deferred") == [1733000000]
