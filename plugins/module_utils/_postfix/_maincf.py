@@ -225,18 +225,60 @@ _CANDIDATE_RE = re.compile(r"\n([^#\n][^\n]*)")
 _NAMEVAL_RE = re.compile(r"([^ \t\n\v\f\r=]+)[ \t\v\f\r]*=(.*)", re.DOTALL)
 
 
+def _simple_values(text: str) -> dict[str, str] | None:
+    """The values of a text whose logical lines are all ``name = value`` (the usual main.cf), read
+    without building entries: a continuation line extends the value of the line before it, as
+    readlline() glues them (the name is on the first line, so it does not change). None for any
+    other text (a malformed first line, a continuation line before the first), which
+    MainCf._parse() reads entry by entry."""
+    values: dict[str, str] = {}
+    name = ""
+    value = ""
+    glued = False
+    for line in _CANDIDATE_RE.findall("\n" + text):
+        if line[0] in _ISSPACE:
+            rest = line.lstrip(_ISSPACE)
+            if not rest or rest[0] == "#":
+                continue  # noise
+            if not name:
+                return None  # a continuation line before the first entry
+            value += line
+            glued = True
+            continue
+        if glued:
+            values[name] = value.strip(_ISSPACE)
+            glued = False
+        nameval = _NAMEVAL_RE.match(line)
+        if nameval is None:
+            return None
+        name, value = nameval.group(1), nameval.group(2)
+        values[name] = value.strip(_ISSPACE)
+    if glued:
+        values[name] = value.strip(_ISSPACE)
+    return values
+
+
 class MainCf:
     """An immutable, lossless model of a main.cf text."""
 
-    __slots__ = ("_entries", "_text", "_values")
+    __slots__ = ("_entry_list", "_text", "_values")
 
     def __init__(self, text: str = "") -> None:
         """Same as MainCf.parse(text)."""
         self._text = text
+        self._entry_list: list[_Entry] | None = None
+        values = _simple_values(text)
+        if values is None:
+            self._parse()
+        else:
+            self._values = values
+
+    def _parse(self) -> list[_Entry]:
+        """The logical lines (Postfix readlline()) and the values of those that are ``name = value``."""
         entries: list[_Entry] = []
         rework: list[_Entry] = []
         current: _Entry | None = None
-        for match in _CANDIDATE_RE.finditer("\n" + text):
+        for match in _CANDIDATE_RE.finditer("\n" + self._text):
             line = match.group(1)
             if line[0] in _ISSPACE:
                 rest = line.lstrip(_ISSPACE)
@@ -256,8 +298,15 @@ class MainCf:
             entries.append(current)
         for entry in rework:
             entry.finish()
-        self._entries = entries
+        self._entry_list = entries
         self._values = {entry.name: entry.value for entry in entries if not entry.error}
+        return entries
+
+    @property
+    def _entries(self) -> list[_Entry]:
+        """The logical lines, parsed when first needed (reading values does not need them)."""
+        entries = self._entry_list
+        return self._parse() if entries is None else entries
 
     @property
     def _lines(self) -> list[str]:

@@ -665,3 +665,33 @@ def test_validate_value_level_operators(value: str, ok: bool) -> None:
     else:
         with pytest.raises(MainCfError):
             validate_value(value)
+
+
+def _entry_by_entry(cf: MainCf) -> dict[str, str]:
+    """The values as the full parse (logical line by logical line, as readlline() builds them) gives them."""
+    return {name: value for name, value in ((entry.name, entry.value) for entry in cf._parse() if not entry.error)}
+
+
+@_CHEAP
+@given(st.text(alphabet=st.sampled_from(list(" \t\r\n\v\f#=abc$é\0"))))
+def test_quick_values_equal_the_full_parse_on_whitespace_heavy_text(text: str) -> None:
+    cf = MainCf.parse(text)
+    assert cf.raw_params() == dict(sorted(_entry_by_entry(MainCf.parse(text)).items()))
+
+
+@_PROPERTY
+@given(realistic_main_cf(garbage=True))
+def test_quick_values_equal_the_full_parse(text: str) -> None:
+    """Reading values skips building entries for the usual file (MainCf.__init__); it must read
+    exactly what the entry-by-entry parse reads, continuation lines included."""
+    cf = MainCf.parse(text)
+    assert cf.raw_params() == dict(sorted(_entry_by_entry(MainCf.parse(text)).items()))
+
+
+def test_quick_values_of_the_stock_file_glue_continuation_lines() -> None:
+    """Postfix's own main.cf continues debugger_command over indented lines (conf/main.cf)."""
+    text = "debugger_command =\n\t PATH=/bin:/usr/bin\n\t ddd $daemon_directory/$process_name & sleep 5\n\n# comment\nmyhostname = mx\n"
+    cf = MainCf.parse(text)
+    assert cf.raw("debugger_command") == "PATH=/bin:/usr/bin\t ddd $daemon_directory/$process_name & sleep 5"
+    assert cf.get("myhostname") == "mx"
+    assert cf.errors() == []
