@@ -669,7 +669,7 @@ def test_validate_value_level_operators(value: str, ok: bool) -> None:
 
 def _entry_by_entry(cf: MainCf) -> dict[str, str]:
     """The values as the full parse (logical line by logical line, as readlline() builds them) gives them."""
-    return {name: value for name, value in ((entry.name, entry.value) for entry in cf._parse() if not entry.error)}
+    return {entry.name: entry.value for entry in cf._parse() if not entry.error}
 
 
 @_CHEAP
