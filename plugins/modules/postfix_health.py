@@ -12,7 +12,12 @@ version_added: 1.0.0
 description:
   - In one call, checks the Postfix instances of the managed host, as C(postmulti -l) lists them - the health gate of the
     C(mailops.postfix_multi.rollout) playbook.
-  - Every enabled instance must run (C(postfix -c DIR status), as C(postmulti -p status) decides).
+  - Every enabled instance must run (C(postfix -c DIR status), as C(postmulti -p status) decides). Where the
+    instance's master holds the lock on its pid file, its C(main.cf) and C(master.cf) are older than that pid file
+    (the master started on these very files, and C(postfix) accepted them then) and the C(mail_owner) and
+    C(setgid_group) they name still exist, the answer of C(postfix status) is already known and the command is not
+    run; any other instance (a file changed since its start or reload, a stopped master) is asked with
+    C(postfix status) itself, whose words the failure quotes.
   - Every enabled instance must answer on each endpoint that its B(live configuration) makes it listen on - its
     C(main.cf) and C(master.cf) as they are on disk now, read with C($name) expansion as C(postconf -x) does. Each
     C(inet) service of C(master.cf) that C(master_service_disable) does not turn off is probed on its port (a number,
@@ -54,7 +59,8 @@ options:
     type: float
     default: 30
 requirements:
-  - Postfix on the managed host. The module runs C(postconf -d) and, per instance, C(postfix -c DIR status).
+  - Postfix on the managed host. The module runs C(postconf -d) and, per instance that the pid-file test above does
+    not settle, C(postfix -c DIR status).
 notes:
   - The endpoints come from the files, not from the running master(8), on purpose - C(inet_interfaces) and C(master.cf)
     changes need a reload or restart to take effect, and a check after a change that was not applied fails where the
@@ -203,7 +209,7 @@ instances:
       description: Data directory.
       type: str
     running:
-      description: Whether its master daemon runs (C(postfix -c DIR status)).
+      description: Whether its master daemon runs (C(postfix -c DIR status), or the pid-file test described above).
       type: bool
     passed:
       description: Whether the instance passed (always true for a disabled one).

@@ -14,6 +14,7 @@ object. ``LocalFacts`` answers from this machine (files, ``postconf -d``, ``post
 from __future__ import annotations
 
 import fcntl
+import grp
 import os
 import pwd
 import shutil
@@ -212,7 +213,14 @@ class LocalFacts:
         return result.rc == 0
 
     def _lock_state(self, config_directory: str) -> bool | None:
-        text = self.read_text(os.path.join(config_directory, "main.cf"))
+        pid_file = self.master_pid_file(config_directory)
+        return None if pid_file is None else master_lock_held(pid_file)
+
+    def master_pid_file(self, config_directory: str, text: str | None = None) -> str | None:
+        """``$queue_directory/pid/master.pid`` of the instance, where its main.cf (``text``, read when not
+        given) names the queue directory plainly; None where only Postfix itself can tell."""
+        if text is None:
+            text = self.read_text(os.path.join(config_directory, "main.cf"))
         if text is None or "process_id_directory" in text:
             return None
         queue = MainCf.parse(text).get("queue_directory")
@@ -220,7 +228,39 @@ class LocalFacts:
             queue = self.defaults().get("queue_directory")
         if not queue or "$" in queue or not queue.startswith("/"):
             return None
-        return master_lock_held(os.path.join(queue, "pid", "master.pid"))
+        return os.path.join(queue, "pid", "master.pid")
+
+    def runs_as_configured(self, config_directory: str) -> bool:
+        """Whether ``postfix -c DIR status`` could only say that the instance runs, told without a process.
+
+        True only when all of these hold: the master holds the lock on its pid file (what ``master -t``,
+        behind ``postfix status``, tests); main.cf and master.cf are older than that pid file, which
+        master(8) writes when it starts, so the running master read these very files, and postfix(1)
+        read them without a fatal error to start it; and the mail_owner and setgid_group they name still
+        exist (mail_params_init() in src/global/mail_params.c refuses a configuration whose user or group
+        is gone). Anything else (a file changed since the start or a reload, a ``$`` in a name, a queue
+        directory only Postfix can work out) is False: the caller asks ``postfix status`` itself."""
+        text = self.read_text(os.path.join(config_directory, "main.cf"))
+        pid_file = self.master_pid_file(config_directory, text)
+        if text is None or pid_file is None:
+            return False
+        try:
+            started = os.lstat(pid_file).st_mtime
+            if any(os.stat(os.path.join(config_directory, name)).st_mtime >= started for name in ("main.cf", "master.cf")):
+                return False
+        except OSError:
+            return False
+        main = MainCf.parse(text)
+        owner = main.get("mail_owner") or self.defaults().get("mail_owner") or "postfix"
+        group = main.get("setgid_group") or self.defaults().get("setgid_group") or "postdrop"
+        if "$" in owner or "$" in group:
+            return False
+        try:
+            pwd.getpwnam(owner)
+            grp.getgrnam(group)
+        except KeyError:
+            return False
+        return master_lock_held(pid_file) is True
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return {queue: count_files(os.path.join(queue_directory, queue)) for queue in MAIL_QUEUES}

@@ -210,9 +210,13 @@ class LocalHealthHost:
         return self.facts.read_text(path)
 
     def status(self, config_directory: str) -> tuple[bool, str]:
-        # postfix status itself, not the master's lock alone: it also fails when main.cf no longer
-        # loads (a running master keeps the configuration it read), which the gate must report.
-        # The terminal as stderr: postfix tells why only there (see _runner)
+        # Not the master's lock alone: postfix status also fails when main.cf no longer loads (a
+        # running master keeps the configuration it read), which the gate must report. Where nothing
+        # that postfix(1) reads has changed since the master started, the lock is all it could add
+        # (LocalFacts.runs_as_configured); else postfix status itself, its terminal as stderr:
+        # postfix tells why only there (see _runner)
+        if self.facts.runs_as_configured(config_directory):
+            return True, ""
         result = _runner.run([self.facts.postfix(), "-c", config_directory, "status"], tty=True)
         return result.rc == 0, result.output
 
