@@ -331,8 +331,10 @@ class Registry:
                 keys = [("dir", value)]
                 if value.startswith("/"):
                     norm = normalize(value)
-                    keys.append(("dir", norm))
-                    keys.append(("dir", resolve(norm)))
+                    # each form once (most paths are all three alike): the last one stays the real location
+                    for form in (norm, resolve(norm)):
+                        if form != keys[-1][1]:
+                            keys.append(("dir", form))
             memo[(value, param)] = keys
         return keys
 

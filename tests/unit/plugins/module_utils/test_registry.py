@@ -83,6 +83,31 @@ def test_shared_queue_conflicts() -> None:
     ]
 
 
+def test_queues_that_are_one_directory_through_a_link_conflict() -> None:
+    """Written differently, one directory on disk (/srv/q-b is a link to /var/spool/postfix-a): postmulti
+    compares the text only, the real location decides here, for listed instances and for a new one."""
+    links = {"/srv/q-b": "/var/spool/postfix-a", "/srv/q-new": "/var/spool/postfix-a"}
+
+    def resolve(path: str) -> str:
+        return links.get(path, path)
+
+    reg = load(
+        host(
+            secondaries=[
+                ("/etc/postfix-a", secondary_main("postfix-a", queue="/var/spool/postfix-a")),
+                ("/etc/postfix-b", secondary_main("postfix-b", queue="/srv/q-b")),
+            ]
+        )
+    )
+    assert reg.problems == []  # as written, they differ
+    assert reg.conflicts(resolve) == [
+        "instance /etc/postfix-b, queue_directory=/srv/q-b conflicts with instance /etc/postfix-a, queue_directory=/var/spool/postfix-a"
+    ]
+    new = Instance(config_directory="/etc/postfix-new", name="postfix-new", queue_directory="/srv/q-new", data_directory="/var/lib/postfix-new")
+    with pytest.raises(PostfixMultiError, match="queue_directory=/srv/q-new conflicts with instance /etc/postfix-a, queue_directory=/var/spool/postfix-a"):
+        reg.check_new(new, resolve)
+
+
 def test_secondary_without_queue_directory_conflicts_with_primary() -> None:
     facts = host(secondaries=[("/etc/postfix-a", "multi_instance_name = postfix-a\ndata_directory = /var/lib/postfix-a\n")])
     reg = load(facts)
