@@ -22,6 +22,11 @@ description:
     restarted where a changed setting needs it (C(inet_interfaces), C(inet_protocols), a new or changed C(master.cf)
     command) and reloaded otherwise; the instances that should run are started; with O(probe=true) every enabled
     instance is probed on its listeners."
+  - An instance this call created, whose configuration passed C(postfix check) on the private copy and whose directories
+    C(postfix set-permissions) has just made, starts with Postfix's own C(quick-start) marker in its queue directory, so
+    that C(postfix start) does not run the same integrity check (C(check-fatal), C(check-warn)) a second time, as after
+    C(postfix quick-stop). A marker that no start took (the start failed before C(postfix start) ran) is removed, so the
+    next start of that instance checks as usual. Existing instances always start with the full check.
   - If any instance's new configuration is refused, the task fails with Postfix's own message for each refused instance
     and nothing is written.
   - The fine-grained modules (M(mailops.postfix_multi.postfix_instance), M(mailops.postfix_multi.postfix_config),

@@ -120,6 +120,32 @@ def test_check_mode_on_fresh_host_validates_new_instances(new_booted):
     assert again["changed"] is False, again["drift"]
 
 
+def test_a_new_instance_whose_start_fails_keeps_its_integrity_check(new_booted):
+    """New instances start with Postfix's quick-start marker (checked and set up by the same run);
+    one whose start never reached ``postfix start`` must not keep it for a later start."""
+    host = new_booted("mhquick")
+    refused = design(host)
+    # Debian's postfix@ unit (configure-instance.sh, before postfix start) refuses this origin
+    refused["instances"][0]["parameters"]["myorigin"] = "debian.org"
+    failed = host.module(MODULE, module_args=refused)
+    assert failed.get("failed") is True, failed
+    assert "postfix-out" in failed["msg"], failed["msg"]
+    assert "Invalid $myorigin (debian.org), refusing to start" in failed["msg"], failed["msg"]  # the unit's own reason
+    assert not host.path("/var/spool/postfix-out/quick-start").exists()
+    # the other new instance started; postfix start took its marker
+    assert running(host, "/etc/postfix-null")
+    assert not host.path("/var/spool/postfix-null/quick-start").exists()
+    assert not running(host, "/etc/postfix-out")
+
+    fixed = design(host)
+    fixed["instances"][0]["absent_parameters"].append("myorigin")
+    again = host.module(MODULE, module_args=fixed)
+    assert again.get("failed") is not True, again.get("msg")
+    assert "postfix-out" in again["started"]
+    assert running(host, "/etc/postfix-out")
+    assert not host.path("/var/spool/postfix-out/quick-start").exists()
+
+
 def test_refused_edit_changes_no_instance(new_booted):
     host = new_booted("mhedit")
     assert host.module(MODULE, module_args=design(host))["changed"] is True

@@ -419,6 +419,55 @@ def create_directory(path: str, mode: int, files: t.Mapping[str, tuple[str, int]
             shutil.rmtree(staging, ignore_errors=True)
 
 
+# postfix-script (conf/postfix-script, "start"): when $queue_directory/quick-start exists, "postfix
+# start" removes it and starts the master without its integrity check ("check-fatal": post-install
+# create-missing, postsuper; "check-warn"); "postfix quick-stop" leaves the file for the next start.
+QUICK_START = "quick-start"
+
+
+def mark_quick_start(queue_directory: str) -> str | None:
+    """Leave Postfix's quick-start marker in ``queue_directory``; its path, or None when it was not
+    made (the directory is a link or missing, a marker is there already): that start then runs
+    Postfix's integrity check as usual."""
+    try:
+        dfd = _open_directory(queue_directory)
+    except PostfixMultiError:
+        return None
+    try:
+        fd = os.open(QUICK_START, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644, dir_fd=dfd)
+        os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(dfd)
+    return os.path.join(queue_directory, QUICK_START)
+
+
+def clear_quick_start(path: str) -> str | None:
+    """Remove a quick-start marker that ``mark_quick_start`` made and no start took, so that the
+    instance's next start checks its integrity again; a plain file only, never through a link.
+    None, or why it is still there."""
+    if not os.path.lexists(path):
+        return None  # taken by postfix start
+    directory, name = os.path.split(path)
+    try:
+        dfd = _open_directory(directory)
+    except PostfixMultiError as exc:
+        return exc.msg
+    try:
+        info = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if not stat.S_ISREG(info.st_mode):
+            return f"{path} is no longer the file this run made"
+        os.unlink(name, dir_fd=dfd)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"cannot remove {path}: {exc.strerror}"
+    finally:
+        os.close(dfd)
+    return None
+
+
 def fsync_directory(directory: str) -> None:
     dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:

@@ -112,18 +112,29 @@ MAIL_LOG_FILES = ("/var/log/mail.log", "/var/log/maillog", "/var/log/mail.err")
 _SEVERITY = re.compile(r"\b(warning|error|fatal|panic): ")
 
 
-def _mail_messages(json_lines: str) -> list[str]:
-    """The MESSAGE of each mail-facility entry in ``journalctl -o json`` output."""
-    out = []
+def _journal_messages(json_lines: str, unit: str | None = None) -> tuple[list[str], list[str]]:
+    """From ``journalctl -o json`` output: the MESSAGE of each mail-facility entry, and of each
+    entry that the processes of ``unit`` wrote (their standard output and error)."""
+    mail: list[str] = []
+    own: list[str] = []
     for line in json_lines.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
         message = entry.get("MESSAGE") if isinstance(entry, dict) else None
-        if entry.get("SYSLOG_FACILITY") == "2" and isinstance(message, str):
-            out.append(message)
-    return out
+        if not isinstance(message, str):
+            continue
+        if entry.get("SYSLOG_FACILITY") == "2":
+            mail.append(message)
+        elif unit and entry.get("_SYSTEMD_UNIT") == unit:
+            own.append(message)
+    return mail, own
+
+
+def _mail_messages(json_lines: str) -> list[str]:
+    """The MESSAGE of each mail-facility entry in ``journalctl -o json`` output."""
+    return _journal_messages(json_lines)[0]
 
 
 class MailLog:
@@ -150,8 +161,12 @@ class MailLog:
                 offsets[path] = os.path.getsize(path)
         return cls(cursor, offsets)
 
-    def since(self) -> str:
-        lines: list[str] = []
+    def since(self, unit: str | None = None) -> str:
+        """Postfix's warning/error/fatal/panic lines since ``mark()``. With ``unit`` (a systemd unit
+        that failed): when Postfix logged nothing of the kind, what the unit's own processes wrote,
+        such as the reason an ExecStartPre script refused to start."""
+        said: list[str] = []
+        own: list[str] = []
         if self.cursor:
             journalctl = shutil.which("journalctl", path=_environment(None)["PATH"]) or "journalctl"
             # journald takes syslog datagrams in asynchronously: ask it to catch up, and look again
@@ -160,18 +175,21 @@ class MailLog:
                 run([journalctl, "--sync"])
                 # no SYSLOG_FACILITY=2 match on the command line: systemd 247 and 252 return nothing
                 # for a match combined with --after-cursor when the cursor's entry does not match
-                logged = run([journalctl, "--no-pager", "-q", "-o", "json", "--output-fields=SYSLOG_FACILITY,MESSAGE", "--after-cursor", self.cursor])
-                lines = [message for message in _mail_messages(logged.stdout) if _SEVERITY.search(message)]
-                if lines:
+                fields = "--output-fields=SYSLOG_FACILITY,MESSAGE,_SYSTEMD_UNIT"
+                logged = run([journalctl, "--no-pager", "-q", "-o", "json", fields, "--after-cursor", self.cursor])
+                mail, own = _journal_messages(logged.stdout, unit)
+                said = [message for message in mail if _SEVERITY.search(message)]
+                if said or (own and attempt):
                     break
                 time.sleep(0.05 * (attempt + 1))
-        if not lines:
+        if not said and not own:
+            lines: list[str] = []
             for path, offset in self.offsets.items():
                 with contextlib.suppress(OSError), open(path, "rb") as handle:
                     handle.seek(offset)
                     lines += handle.read(1 << 20).decode("utf-8", "replace").splitlines()
-        said = [line for line in lines if _SEVERITY.search(line)]
-        return "\n".join(dict.fromkeys(said))
+            said = [line for line in lines if _SEVERITY.search(line)]
+        return "\n".join(dict.fromkeys(said or own))
 
 
 def run(

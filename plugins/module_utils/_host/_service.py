@@ -438,13 +438,14 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         if step.action == NONE:
             continue
         via, argv = "postfix", host.postfix_argv(step.instance.config_directory, step.args)
+        unit_name: str | None = None
         if backend == "systemd" and step.action in ("start", "stop", "reload"):
             unit = _systemd.unit_for(step.instance, packaging)
             active = host.unit_active(unit) if unit else False
             is_running = facts.is_running(step.instance.config_directory) if step.action == "start" and active else rec["running"]
             how = _systemd.translate(step.action, unit, active, is_running)
             if how.via == "systemd":
-                via, argv = "systemd", host.systemctl_argv(how.verb, how.unit)
+                via, argv, unit_name = "systemd", host.systemctl_argv(how.verb, how.unit), how.unit
             if how.note:
                 rec["reason"] = "; ".join(part for part in (rec["reason"], how.note) if part)
         rec["via"], rec["cmd"] = via, argv
@@ -455,7 +456,8 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
         mark = _runner.MailLog.mark() if via == "systemd" else None
         result = _runner.run(argv, tty=via == "postfix")
         if mark is not None and result.rc != 0:
-            result = _runner.CommandResult(result.argv, result.rc, result.stdout, "\n".join(p for p in (result.stderr.strip(), mark.since()) if p))
+            said = mark.since(unit=unit_name)
+            result = _runner.CommandResult(result.argv, result.rc, result.stdout, "\n".join(p for p in (result.stderr.strip(), said) if p))
         rec["rc"], rec["output"] = result.rc, result.output
         if result.rc != 0:
             rec["changed"] = False

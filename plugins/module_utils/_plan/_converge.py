@@ -42,7 +42,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check, queue_limit_spec
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, clear_quick_start, mark_quick_start, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
@@ -441,8 +441,12 @@ def _apply(
             _service(report, {"name": name, "enabled": False}, check_mode, host)
 
     # 3. create, update, deport or destroy the declared instances
+    fresh: dict[str, str] = {}  # new instances checked above (postfix check) and set up here (set-permissions): queue directory
     for call, request in zip(actions["instances"], requests):
+        checked = validate_on and request["state"] == "present" and request.get("validate") is False
         result = manage_instance(request, check_mode, want_diff)
+        if checked and result["changed"] and result.get("action") == "create" and not check_mode and result.get("instance"):
+            fresh[call["name"]] = result["instance"]["queue_directory"]
         report.warnings.extend(result.get("warnings") or [])
         if result["changed"]:
             report.changed = True
@@ -493,7 +497,22 @@ def _apply(
             report.changed = True
             continue
         starts.append({"name": item["instance"], "state": "started"})
-    _services(report, starts, check_mode, host)
+    _start_new(report, starts, fresh, check_mode, host)
+
+
+def _start_new(report: _Report, starts: t.Sequence[dict[str, t.Any]], fresh: t.Mapping[str, str], check_mode: bool, host: ServiceHost) -> None:
+    """Start what should run. An instance this run created - its configuration passed ``postfix
+    check`` on the staging copy, ``postfix set-permissions`` made its directories just now - starts
+    with Postfix's quick-start marker, so ``postfix start`` does not run the same integrity check
+    again (as after ``postfix quick-stop``); a marker that no start took is removed afterwards."""
+    markers = [marker for marker in (mark_quick_start(fresh[item["name"]]) for item in starts if item["name"] in fresh) if marker]
+    try:
+        _services(report, starts, check_mode, host)
+    finally:
+        for marker in markers:
+            problem = clear_quick_start(marker)
+            if problem:
+                report.warnings.append(f"{problem}: the next postfix start of that instance skips its integrity check; remove it by hand")
 
 
 def expand_tls(instances: t.Sequence[dict[str, t.Any]]) -> dict[str, TlsSpec]:

@@ -202,3 +202,46 @@ def test_bind_mounted_file_is_written_in_place_with_unsafe_writes(bind_mounted: 
     assert kept.stat().st_ino != source.stat().st_ino
     assert label_of(kept) == LABEL
     assert sorted(os.listdir(target.parent)) == sorted(["main.cf", kept.name])
+
+
+# -- Postfix's quick-start marker (conf/postfix-script "start": present, it is removed and the
+# integrity check skipped; "quick-stop" leaves it)
+
+
+def test_quick_start_marker_is_made_once_and_removed(tmp_path: Path) -> None:
+    queue = tmp_path / "spool"
+    queue.mkdir()
+    marker = _io.mark_quick_start(str(queue))
+    assert marker == str(queue / "quick-start")
+    assert (queue / "quick-start").is_file() and (queue / "quick-start").stat().st_size == 0
+    # one that is there already is not ours: not made again, so never removed by this run
+    assert _io.mark_quick_start(str(queue)) is None
+    assert _io.clear_quick_start(marker) is None
+    assert not (queue / "quick-start").exists()
+    # taken by postfix start meanwhile: nothing to do, nothing to say
+    assert _io.clear_quick_start(marker) is None
+
+
+def test_quick_start_marker_never_through_a_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "spool").symlink_to(elsewhere)
+    assert _io.mark_quick_start(str(tmp_path / "spool")) is None
+    assert list(elsewhere.iterdir()) == []
+    assert _io.mark_quick_start(str(tmp_path / "missing")) is None
+    assert not (tmp_path / "missing").exists()
+
+
+def test_quick_start_marker_swapped_for_a_link_is_left_and_reported(tmp_path: Path) -> None:
+    queue = tmp_path / "spool"
+    queue.mkdir()
+    marker = _io.mark_quick_start(str(queue))
+    assert marker is not None
+    target = tmp_path / "target"
+    target.write_text("keep")
+    os.unlink(marker)
+    os.symlink(target, marker)
+    problem = _io.clear_quick_start(marker)
+    assert problem is not None and marker in problem
+    assert target.read_text() == "keep"
+    assert os.path.islink(marker)

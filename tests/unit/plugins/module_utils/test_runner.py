@@ -73,3 +73,17 @@ def test_journal_entries_of_the_mail_facility_only() -> None:
         "not json\n"
     )
     assert _runner._mail_messages(lines) == ["fatal: parameter inet_interfaces: no local interface found for 192.0.2.1"]
+
+
+def test_journal_entries_of_a_failed_unit_when_postfix_said_nothing() -> None:
+    """An ExecStartPre script (Debian's configure-instance.sh) that refuses a start says why on its
+    standard output: that is the reason when no mail-facility entry gives one."""
+    lines = (
+        '{"SYSLOG_FACILITY":"3","_SYSTEMD_UNIT":"postfix@postfix-out.service","MESSAGE":"Invalid $myorigin (debian.org), refusing to start"}\n'
+        '{"SYSLOG_FACILITY":"3","_SYSTEMD_UNIT":"init.scope","MESSAGE":"postfix@postfix-out.service: Control process exited, code=exited, status=1/FAILURE"}\n'
+        '{"SYSLOG_FACILITY":"3","_SYSTEMD_UNIT":"ssh.service","MESSAGE":"error: Connection closed"}\n'
+    )
+    assert _runner._journal_messages(lines, "postfix@postfix-out.service") == ([], ["Invalid $myorigin (debian.org), refusing to start"])
+    assert _runner._journal_messages(lines) == ([], [])
+    mail = '{"SYSLOG_FACILITY":"2","_SYSTEMD_UNIT":"postfix@postfix-out.service","MESSAGE":"fatal: bad"}\n'
+    assert _runner._journal_messages(mail + lines, "postfix@postfix-out.service")[0] == ["fatal: bad"]
