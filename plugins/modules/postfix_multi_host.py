@@ -86,6 +86,14 @@ options:
     description: Whether C(postfix check) must pass for every instance before a host that differs from the design is changed.
     type: bool
     default: true
+  check_always:
+    description:
+      - Whether C(postfix check) must pass for every instance, disabled ones included, on every call - also when the
+        host matches the design - before anything else is done; a failure fails the task (with RV(stage=preflight)) and
+        changes nothing. Not run in check mode.
+      - The rollout playbook's C(postfix_multi_rollout_preflight=always).
+    type: bool
+    default: false
   apply_changes:
     description: Whether changed running instances are reloaded (or restarted where a changed setting needs it).
     type: bool
@@ -219,8 +227,9 @@ reloaded:
   elements: str
   sample: [postfix-in]
 health:
-  description: The result of the probes, as M(mailops.postfix_multi.postfix_health) returns it; null when skipped.
-  returned: when O(probe=true)
+  description: The result of the probes, as M(mailops.postfix_multi.postfix_health) returns it; null when not asked for
+    (O(probe=false)) or skipped.
+  returned: always
   type: dict
   sample: {passed: true, failures: [], instances: []}
 gathered:
@@ -238,6 +247,14 @@ gathered:
         parameters: {inet_interfaces: 127.0.0.2}
         master: [{service: smtp, type: inet, private: n, unprivileged: "-", chroot: y, wakeup: "-", maxproc: "-", command: smtpd}]
     primary_parameters: {inet_interfaces: loopback-only}
+stage:
+  description:
+    - When the task failed, the step that failed - V(preflight) (C(postfix check) of the current configuration, see
+      O(check_before) and O(check_always)), V(validate) (a new configuration or lookup table refused), V(tls) (the TLS
+      material refused) or V(health) (a probe failed); nothing was changed for the first three.
+  returned: on failure at one of these steps
+  type: str
+  sample: preflight
 msg:
   description: What was done, for humans.
   returned: always

@@ -130,6 +130,34 @@ def test_a_broken_host_in_the_middle_batch_stops_the_rollout(fleet):
     assert lab.pids_inside(last.root) == [] and lab.pids_inside(broken.root) == []
 
 
+def test_preflight_always_checks_a_host_that_matches_the_design(fleet, tmp_path):
+    """postfix_multi_rollout_preflight=always: a host whose configuration Postfix refuses fails before anything
+    else, even where nothing differs from the design; by default such a host is not checked before (nothing is
+    changed there), and only the health gate finds the instance that would no longer start."""
+    (first, _broken, _last), inventory, _run, _before = fleet
+    limit = ("--limit", first.name)
+    # not a setting of the design: postfix-out still matches it
+    first.run("postconf", "-c", "/etc/postfix-out", "-e", "default_process_limit = many")
+    try:
+        gated = playbook("rollout", tmp_path / "changes", inventory, *limit)
+        assert gated.rc != 0, gated.explain()
+        assert f"Health gate failed on {first.name}: postfix-out" in gated.stdout, gated.explain()
+        assert "Pre-flight check failed" not in gated.stdout
+        assert not [r for r in gated.records if r["status"] == "changed"]
+
+        looked = playbook("rollout", tmp_path / "check", inventory, *limit, "--check", "-e", "postfix_multi_rollout_preflight=always")
+        assert looked.rc == 0, looked.explain()  # check mode runs no check
+
+        always = playbook("rollout", tmp_path / "always", inventory, *limit, "-e", "postfix_multi_rollout_preflight=always")
+        assert always.rc != 0, always.explain()
+        assert f"Pre-flight check failed on {first.name}" in always.stdout, always.explain()
+        assert "default_process_limit" in always.stdout, always.explain()
+        failed = [r for r in always.records if r["status"] == "failed"]
+        assert failed and failed[-1]["task"].endswith(STOP), failed
+    finally:
+        first.run("postconf", "-c", "/etc/postfix-out", "-X", "default_process_limit")
+
+
 def test_health_gate_reads_what_the_design_leaves_open_and_fails_on_silence(fleet, tmp_path):
     """On the rolled-out first host: the gate reads where each instance listens from the host, also what the
     design does not give, and stops the rollout when an instance does not answer where its configuration says."""

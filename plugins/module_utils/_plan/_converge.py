@@ -111,6 +111,7 @@ _ARGUMENT_SPEC: dict[str, t.Any] = dict(
     state={"type": "str", "choices": list(STATES), "default": "merged"},
     validate={"type": "bool", "default": True},
     check_before={"type": "bool", "default": True},
+    check_always={"type": "bool", "default": False},
     apply_changes={"type": "bool", "default": True},
     probe={"type": "bool", "default": False},
     probe_timeout={"type": "float", "default": 30.0},
@@ -295,7 +296,18 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     try:
         find_postfix_command("postconf")
     except PostfixMultiError:
-        return {"changed": False, "installed": False, "in_sync": False, "drift": ["Postfix is not installed"], "msg": "Postfix is not installed"}
+        return {
+            "changed": False,
+            "installed": False,
+            "in_sync": False,
+            "drift": ["Postfix is not installed"],
+            "instances": {},
+            "started": [],
+            "restarted": [],
+            "reloaded": [],
+            "health": None,
+            "msg": "Postfix is not installed",
+        }
     facts = LocalFacts()
     if state == "gathered":
         return gathered(facts)
@@ -326,6 +338,8 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     )
     report = _Report()
     actions = drift["actions"]
+    if options.get("check_always") and not check_mode:
+        _preflight(service_host)  # also on a host that matches the design
     if not drift["in_sync"]:
         _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
     result: dict[str, t.Any] = {
@@ -336,6 +350,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         "actions": redacted_actions(actions),
         "instances": report.instances,
         **report.lists(),
+        "health": None,
         "msg": "in sync" if drift["in_sync"] else "; ".join(report.messages) or "; ".join(drift["summary"]),
         "warnings": report.warnings + [f"instance list: {problem}" for problem in drift["problems"]],
     }
@@ -379,6 +394,17 @@ def _expanded(facts: LocalFacts, options: t.Mapping[str, t.Any], instances: t.Se
     return design
 
 
+def _preflight(host: ServiceHost) -> None:
+    """``postfix check`` of every instance, disabled ones included; a failure changes nothing."""
+    preflight = manage_service({"state": "checked"}, False, host)
+    if preflight.get("failed"):
+        raise PostfixMultiError(
+            "pre-flight: postfix check fails for the current configuration, so nothing was changed (fix it first): " + (preflight.get("msg") or ""),
+            results=preflight.get("results"),
+            stage="preflight",
+        )
+
+
 def _apply(
     facts: LocalFacts,
     drift: dict[str, t.Any],
@@ -395,14 +421,8 @@ def _apply(
 
     # 1. plan and validate every edit of an existing instance before anything is written
     reg = Registry.load(facts.defaults(), facts.read_text)
-    if options.get("check_before", True) and not check_mode:
-        preflight = manage_service({"state": "checked"}, check_mode, host)
-        if preflight.get("failed"):
-            raise PostfixMultiError(
-                "pre-flight: postfix check fails for the current configuration, so nothing was changed (fix it first): " + (preflight.get("msg") or ""),
-                results=preflight.get("results"),
-                stage="preflight",
-            )
+    if options.get("check_before", True) and not options.get("check_always") and not check_mode:
+        _preflight(host)
     grouped: dict[str, tuple[dict[str, t.Any] | None, list[dict[str, t.Any]]]] = {}
     for item in actions["config"]:
         grouped[item["instance"]] = (item, grouped.get(item["instance"], (None, []))[1])
