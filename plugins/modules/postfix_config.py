@@ -218,6 +218,7 @@ diff:
     after: "inet_interfaces = 127.0.0.2\n"
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import CONFIG
 

@@ -296,6 +296,7 @@ instances:
           type: float
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import HEALTH
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 

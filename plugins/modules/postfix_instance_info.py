@@ -284,6 +284,7 @@ problems:
   sample: ["Failed to obtain all required /etc/postfix-in/main.cf parameters: /etc/postfix-in/main.cf does not exist"]
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._monitor import INFO
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 

@@ -266,6 +266,7 @@ diff:
     after: "postmaster@example.com root\ninfo@example.com alice, bob\n"
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import MAP
 

@@ -319,6 +319,7 @@ diff:
     after: "smtp      inet  n       -       y       -       -       smtpd\nsubmission inet n       -       y       -       -       smtpd\n"
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import MASTER
 

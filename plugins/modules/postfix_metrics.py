@@ -126,6 +126,7 @@ problems:
   elements: str
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._monitor import METRICS_FILE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 

@@ -262,6 +262,7 @@ msg:
   sample: "created postfix-out; started postfix-out"
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import HOST
 

@@ -79,6 +79,7 @@ diff:
       after: "inet_protocols = all\nmulti_instance_enable = yes\nmulti_instance_wrapper = ${command_directory}/postmulti -p --\n"
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import INIT
 

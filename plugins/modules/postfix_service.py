@@ -346,6 +346,7 @@ msg:
   sample: ran start for postfix-out
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import SERVICE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 

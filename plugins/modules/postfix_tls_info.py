@@ -135,6 +135,7 @@ instances:
             sha256_fingerprint: "3A:5F:..."
 """
 
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload  # noqa: F401 # pylint: disable=unused-import
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_INFO
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._module import run
 

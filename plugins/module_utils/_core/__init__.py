@@ -7,6 +7,7 @@
 # _core: the vocabulary every other layer shares.
 #   _errors      PostfixMultiError, the one exception for problems an operator can fix
 #   _interface   Interface: what a module is to Ansible (argument spec + operation), without AnsibleModule
+#   _zipload     imported first by every module: one compile per module of the collection in Ansible's payload zip
 # Pure Python: no file system, no commands, no Ansible.
 #
 # May import: nothing of the collection.
