@@ -202,4 +202,7 @@ def test_other_releases(new_booted, release):
     first = host.module(MODULE, module_args={**design(host), "probe": True, "probe_timeout": 60})
     assert first.get("failed") is not True, json.dumps(first)[:2000]
     assert first["health"]["passed"] is True
+    # started through Postfix's quick-start marker, which postfix start of this release took
+    for queue in ("/var/spool/postfix-out", "/var/spool/postfix-null"):
+        assert host.path(queue).is_dir() and not host.path(f"{queue}/quick-start").exists(), queue
     assert host.module(MODULE, module_args=design(host))["changed"] is False

@@ -145,6 +145,11 @@ def test_preflight_always_checks_a_host_that_matches_the_design(fleet, tmp_path)
         assert "Pre-flight check failed" not in gated.stdout
         assert not [r for r in gated.records if r["status"] == "changed"]
 
+        typo = playbook("rollout", tmp_path / "typo", inventory, *limit, "-e", "postfix_multi_rollout_preflight=alway")
+        assert typo.rc != 0, typo.explain()
+        assert "postfix_multi_rollout_preflight must be changes, always or never, not alway" in typo.stdout, typo.explain()
+        assert not [r for r in typo.records if r["task"].endswith(GATE)]  # the module never ran
+
         looked = playbook("rollout", tmp_path / "check", inventory, *limit, "--check", "-e", "postfix_multi_rollout_preflight=always")
         assert looked.rc == 0, looked.explain()  # check mode runs no check
 
