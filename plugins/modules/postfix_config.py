@@ -87,6 +87,10 @@ options:
     description:
       - Check a change on a private copy of the configuration directory with C(postconf -n) and C(postfix check) before
         writing it (see the description). Postfix's warnings about unknown or unused parameters are returned as warnings.
+      - "Each number, time, boolean or bounded string value that the change sets (a literal value, without C($)) must also
+        convert as the Postfix program that reads it converts it when it starts (for example smtpd reads
+        C(smtpd_recipient_limit), which C(postfix check) never looks at); otherwise the task fails with that program's own
+        fatal message, such as C(bad numerical configuration: smtpd_recipient_limit = abc), and nothing is written."
       - V(false) writes without these checks.
     type: bool
     default: true

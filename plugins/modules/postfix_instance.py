@@ -143,7 +143,8 @@ options:
         O(mailops.postfix_multi.postfix_config#module:parameters).
       - "A new instance is written with them - and with O(absent_parameters), O(exclusive) and O(master) - in the same
         run: the whole new configuration is first checked on a private copy (C(postconf -n), C(postconf -M),
-        C(postfix check)), in check mode too, and only then written and registered, enabled if O(enabled=true). A
+        C(postfix check), and every number, time, boolean or bounded string value as the program that reads it
+        converts it at start-up), in check mode too, and only then written and registered, enabled if O(enabled=true). A
         refused value leaves nothing created; the instance never exists with the stock configuration."
       - An existing instance's C(main.cf) is changed as postfix_config would change it; the result says whether the
         change needs a restart (RV(restart_required)). This module never reloads or restarts.

@@ -14,7 +14,9 @@ description:
     the C(mailops.postfix_multi.multi_instance) role's variables - and in one call plans every difference
     (M(mailops.postfix_multi.postfix_drift_info) lists the same plan), validates the result and applies it.
   - "Order: every C(main.cf)/C(master.cf) edit of an existing instance, and every new instance's whole configuration, is
-    validated on a private copy of its configuration directory (C(postconf -n), C(postconf -M), C(postfix check)),
+    validated on a private copy of its configuration directory (C(postconf -n), C(postconf -M), C(postfix check);
+    and each number, time, boolean or bounded string value it sets as the Postfix program that reads it converts it at
+    start-up, so that C(smtpd_recipient_limit = abc), which C(postfix check) lets pass and smtpd stops on, is refused),
     several instances at a time, before anything is written; multi-instance management is
     turned on; instances to be disabled are stopped; instances are created (disabled until their configuration validated,
     registered last), updated, deported or destroyed; the validated edits are written; with O(state=overridden) the

@@ -9,7 +9,8 @@ files, a TCP connection to each listener) rather than against the module's own r
   host creates nothing and starts nothing, yet reports the new instances it would start;
 - check mode on a fresh host validates the new instances: a value Postfix refuses fails there,
   with Postfix's reason; the real run then leaves nothing registered or running; the fixed
-  design converges;
+  design converges; so do values that ``postfix check`` lets pass but the program that reads
+  them (smtpd, qmgr) would stop on;
 - a refused edit of one existing instance leaves every instance's files as they were, even the
   ones whose edit was valid;
 - ``gathered`` reads back a design that, given again, changes nothing; ``replaced`` and
@@ -110,6 +111,27 @@ def test_check_mode_on_fresh_host_validates_new_instances(new_booted):
     assert "no local interface found for 127.0.77.99" in applied["msg"], applied["msg"]
     assert "postfix-out" not in listing(host)
     assert not running(host, "/etc/postfix-out")
+
+    # a value that only smtpd(8) reads: postfix check accepts it, smtpd would stop at its first
+    # connection, after the instance was enabled and started. Refused in check mode and for real.
+    late = design(host)
+    late["instances"][0]["parameters"]["smtpd_recipient_limit"] = "abc"
+    late["instances"][1]["parameters"]["maximal_queue_lifetime"] = "200"  # days; qmgr allows at most 100
+    for check in (True, False):
+        refused = host.module(MODULE, check=check, module_args=late)
+        assert refused.get("failed") is True and refused.get("stage") == "validate", refused
+        assert "bad numerical configuration: smtpd_recipient_limit = abc" in refused["msg"], refused["msg"]
+        assert "invalid maximal_queue_lifetime: 17280000 (max 8640000)" in refused["msg"], refused["msg"]
+        assert listing(host) == ["-"]
+        assert not host.path("/etc/postfix-out").exists() and not host.path("/etc/postfix-null").exists()
+    host.run(
+        "sh",
+        "-c",
+        "mkdir /tmp/late /tmp/late-queue && cp /etc/postfix/main.cf /etc/postfix/master.cf /tmp/late/"
+        " && postconf -c /tmp/late -e 'smtpd_recipient_limit = abc' 'queue_directory = /tmp/late-queue' 'data_directory = /tmp/late-data'"
+        " && touch -d '-20 sec' /tmp/late/main.cf /tmp/late/master.cf",
+    )
+    assert host.run("postfix", "-c", "/tmp/late", "check", check=False).returncode == 0  # Postfix's own check lets it pass
 
     fixed = host.module(MODULE, module_args=design(host))
     assert fixed.get("failed") is not True, fixed.get("msg")

@@ -189,8 +189,8 @@ class LocalNetwork:
 class LocalHealthHost:
     """This machine: files, ``postconf -d``, ``postfix status`` (via _facts.LocalFacts), its network."""
 
-    def __init__(self) -> None:
-        self.facts = LocalFacts()
+    def __init__(self, facts: LocalFacts | None = None) -> None:
+        self.facts = facts or LocalFacts()
         self.network: Network = LocalNetwork()
         self._compiled: dict[str, str] | None = None
 

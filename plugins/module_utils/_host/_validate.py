@@ -23,8 +23,12 @@ The live files are never touched. The copy lives in a new private temporary dire
    1.5 s for a "just changed" file (dict_load_file_xt() and load_file() in src/util);
 4. ``postconf -c COPY -n`` must succeed; its warnings (unknown or unused parameters) are
    returned, with the copy's path replaced by the live one;
-5. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postconf(1), -M);
-6. ``postfix -c COPY check`` must succeed. It runs under a pseudo-terminal, because Postfix
+5. the literal values that the new ``main.cf`` sets or changes must convert as the Postfix
+   programs that read them convert them at start-up (_postfix._values): ``postfix check``
+   converts only what postfix(1) itself reads, so ``smtpd_recipient_limit = abc`` would pass it
+   and stop smtpd(8) on the first connection;
+6. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postconf(1), -M);
+7. ``postfix -c COPY check`` must succeed. It runs under a pseudo-terminal, because Postfix
    3.7 prints the reason for a failure only to a terminal (msg_vstream/msg_syslog: without one, only syslog hears it).
 
 How the copy differs from the live instance, and why that does not change the outcome:
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -52,6 +57,7 @@ import typing as t
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix import _values
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
 
 # Files whose mtime postconf checks before reading ("file just changed" guard).
@@ -207,6 +213,25 @@ class Staging:
         )
 
 
+_UNUSED = re.compile(r"unused parameter: ([^=\s]+)=")
+
+
+def changed_value_problems(config_directory: str, main_after: str | None, warnings: t.Sequence[str]) -> list[str]:
+    """Postfix's fatal messages for the literal values that the new ``main.cf`` sets or changes
+    (step 5; see _postfix._values), leaving out parameters this Postfix does not know (postconf's
+    ``unused parameter`` warnings)."""
+    if main_after is None:
+        return []
+    try:
+        after = MainCf.parse(main_after)
+        before_text = _io.read_text(os.path.join(config_directory, "main.cf"))
+        before = MainCf.parse(before_text or "")
+    except MainCfError:
+        return []  # postconf and postfix check say what is wrong with the file itself
+    unknown = {found.group(1) for line in warnings for found in [_UNUSED.search(line)] if found}
+    return _values.problems(after.raw_params(), [name for name in after.changed_names(before) if name not in unknown])
+
+
 def validate(
     config_directory: str,
     replacements: t.Mapping[str, str],
@@ -227,6 +252,14 @@ def validate(
         if result.rc != 0:
             staging.fail(f"postconf -c {config_directory} -n", result)
         warnings = _warning_lines(result.stderr, copy, config_directory)
+        refused = changed_value_problems(config_directory, replacements.get("main.cf"), warnings)
+        if refused:
+            raise PostfixMultiError(
+                f"validation failed, {config_directory} was left unchanged: the Postfix programs that read "
+                + ("this value stop" if len(refused) == 1 else "these values stop")
+                + " when they start: "
+                + "; ".join(displayable(line) for line in refused)
+            )
         if check_master:
             shown = _runner.run([postconf, "-c", copy, "-M"])
             if shown.rc != 0:

@@ -365,8 +365,9 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
             result["health"] = None
             result["warnings"].append("probe: skipped in check mode, where the host is not changed yet")
         else:
+            facts.forget()  # the paths learnt before the changes; the compiled-in defaults stay (postconf -d ran once)
             health = check(
-                LocalHealthHost(),
+                LocalHealthHost(facts),
                 options.get("probes") or [],
                 options.get("replace_probes") or [],
                 float(options.get("probe_timeout") or 30.0),

@@ -12,6 +12,8 @@
 #   _paths       instance directory paths: derived names, cleaning, nesting, links
 #   _registry    the instance list as postmulti -l builds it (multi_instance_directories, claims)
 #   _queue       what a mail queue holds: postqueue -j output, queue file records (rec_get), arrival times
+#   _values      whether the program that reads a main.cf value accepts it at start-up (mail_conf_*.c)
+#   _paramtable  each parameter's kind and bounds, generated from Postfix's CONFIG_*_TABLE tables
 # Text in, structures out. Never runs a command and never writes; _paths and _registry only look
 # paths up (realpath, stat) to apply postmulti's rules to the directories that exist.
 #
