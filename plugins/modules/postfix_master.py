@@ -134,6 +134,9 @@ options:
       - Check a change on a private copy of the configuration directory with C(postconf -M), C(postconf -n) and
         C(postfix check) before writing it. Postfix's warnings (for example about unused C(-o) parameters) are returned as
         warnings.
+      - "A literal C(-o name=value) number, time, boolean or bounded string of a new or changed entry must also convert as
+        the entry's program converts it when it starts; otherwise the task fails with the program's own fatal message
+        (C(bad numerical configuration: smtpd_recipient_limit = abc)) and nothing is written."
       - V(false) writes without these checks; the entry is still checked as described above.
     type: bool
     default: true

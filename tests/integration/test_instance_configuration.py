@@ -360,6 +360,8 @@ def test_invalid_changes_are_refused_and_nothing_is_touched(mx):
         master(instance="-", service="smtp", type="inet", private=True),
         master(instance="in", service="new", type="unix", wakeup="sometimes", command="x"),
         master(instance="in", service="smtp", type="bogus", command="smtpd"),
+        # postfix check never reads it; smtpd would stop on its first connection
+        master(instance="out", service="2526", type="inet", private=False, command="smtpd -o smtpd_recipient_limit=abc"),
     ]
     results = play(mx, *tasks, *[check_mode(task) for task in tasks])
     expected = [
@@ -371,6 +373,7 @@ def test_invalid_changes_are_refused_and_nothing_is_touched(mx):
         "inet service cannot be private",
         'invalid wakeup field "sometimes"',
         "value of type must be one of",
+        "bad numerical configuration: smtpd_recipient_limit = abc (-o of master.cf service 2526/inet)",
     ]
     for result, fragment in zip(results, expected * 2):
         assert result.get("failed") is True, result

@@ -23,10 +23,11 @@ The live files are never touched. The copy lives in a new private temporary dire
    1.5 s for a "just changed" file (dict_load_file_xt() and load_file() in src/util);
 4. ``postconf -c COPY -n`` must succeed; its warnings (unknown or unused parameters) are
    returned, with the copy's path replaced by the live one;
-5. the literal values that the new ``main.cf`` sets or changes must convert as the Postfix
-   programs that read them convert them at start-up (_postfix._values): ``postfix check``
-   converts only what postfix(1) itself reads, so ``smtpd_recipient_limit = abc`` would pass it
-   and stop smtpd(8) on the first connection;
+5. the literal values that the new ``main.cf`` sets or changes, and the ``-o name=value``
+   settings of new or changed ``master.cf`` entries, must convert as the Postfix programs that
+   read them convert them at start-up (_postfix._values): ``postfix check`` converts only what
+   postfix(1) itself reads, so ``smtpd_recipient_limit = abc`` would pass it and stop smtpd(8)
+   on the first connection;
 6. with ``master.cf`` changed, ``postconf -c COPY -M`` must succeed (postconf(1), -M);
 7. ``postfix -c COPY check`` must succeed. It runs under a pseudo-terminal, because Postfix
    3.7 prints the reason for a failure only to a terminal (msg_vstream/msg_syslog: without one, only syslog hears it).
@@ -58,7 +59,9 @@ import typing as t
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix import _values
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import entry_options
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError
 
 # Files whose mtime postconf checks before reading ("file just changed" guard).
 _CONFIG_FILES = ("main.cf", "master.cf")
@@ -216,20 +219,36 @@ class Staging:
 _UNUSED = re.compile(r"unused parameter: ([^=\s]+)=")
 
 
-def changed_value_problems(config_directory: str, main_after: str | None, warnings: t.Sequence[str]) -> list[str]:
-    """Postfix's fatal messages for the literal values that the new ``main.cf`` sets or changes
-    (step 5; see _postfix._values), leaving out parameters this Postfix does not know (postconf's
-    ``unused parameter`` warnings)."""
-    if main_after is None:
-        return []
-    try:
-        after = MainCf.parse(main_after)
-        before_text = _io.read_text(os.path.join(config_directory, "main.cf"))
-        before = MainCf.parse(before_text or "")
-    except MainCfError:
-        return []  # postconf and postfix check say what is wrong with the file itself
+def changed_value_problems(config_directory: str, replacements: t.Mapping[str, str], warnings: t.Sequence[str]) -> list[str]:
+    """Postfix's fatal messages for the literal values that the new files set or change (step 5;
+    see _postfix._values): ``main.cf`` parameters, and the ``-o name=value`` settings of new or
+    changed ``master.cf`` entries (the program applies them before it reads its parameters),
+    leaving out parameters this Postfix does not know (postconf's ``unused parameter`` warnings)."""
     unknown = {found.group(1) for line in warnings for found in [_UNUSED.search(line)] if found}
-    return _values.problems(after.raw_params(), [name for name in after.changed_names(before) if name not in unknown])
+    found: list[str] = []
+    main_after = replacements.get("main.cf")
+    if main_after is not None:
+        try:
+            after = MainCf.parse(main_after)
+            before = MainCf.parse(_io.read_text(os.path.join(config_directory, "main.cf")) or "")
+        except MainCfError:
+            pass  # postconf and postfix check say what is wrong with the file itself
+        else:
+            found += _values.problems(after.raw_params(), [name for name in after.changed_names(before) if name not in unknown])
+    master_after = replacements.get("master.cf")
+    if master_after is not None:
+        try:
+            entries = MasterCf.parse(master_after).entries()
+            old = MasterCf.parse(_io.read_text(os.path.join(config_directory, "master.cf")) or "")
+        except MasterCfError:
+            return found  # postconf -M says what is wrong with the file itself
+        for entry in entries:
+            if old.count(entry.service, entry.type) == 1 and old.get(entry.service, entry.type) == entry:
+                continue
+            options = entry_options(entry)
+            said = _values.problems(options, [name for name in options if name not in unknown])
+            found += [f"{line} (-o of master.cf service {entry.service}/{entry.type})" for line in said]
+    return found
 
 
 def validate(
@@ -252,7 +271,7 @@ def validate(
         if result.rc != 0:
             staging.fail(f"postconf -c {config_directory} -n", result)
         warnings = _warning_lines(result.stderr, copy, config_directory)
-        refused = changed_value_problems(config_directory, replacements.get("main.cf"), warnings)
+        refused = changed_value_problems(config_directory, replacements, warnings)
         if refused:
             raise PostfixMultiError(
                 f"validation failed, {config_directory} was left unchanged: the Postfix programs that read "

@@ -177,14 +177,29 @@ def test_only_what_the_new_main_cf_sets_or_changes_is_judged(tmp_path: Path) -> 
     live.mkdir()
     # a bad value that is already there and untouched is Postfix's business, not this change's
     (live / "main.cf").write_text("smtpd_recipient_limit = abc\nsmtpd_banner = hi\n")
-    assert changed_value_problems(str(live), "smtpd_recipient_limit = abc\nsmtpd_banner = hello\n", []) == []
-    assert changed_value_problems(str(live), "smtpd_recipient_limit = abcd\nsmtpd_banner = hi\n", []) == [
+    assert changed_value_problems(str(live), {"main.cf": "smtpd_recipient_limit = abc\nsmtpd_banner = hello\n"}, []) == []
+    assert changed_value_problems(str(live), {"main.cf": "smtpd_recipient_limit = abcd\nsmtpd_banner = hi\n"}, []) == [
         "bad numerical configuration: smtpd_recipient_limit = abcd"
     ]
     # a new instance: every value counts; a parameter this Postfix does not know is left to postconf's warning
     new = str(tmp_path / "etc-postfix-new")
     text = "smtpd_recipient_limit = 0\nsmtpd_foo_limit = x\nsmtp_tls_loglevel = x\n"
-    assert changed_value_problems(new, text, []) == ["invalid smtpd_recipient_limit parameter value 0 < 1"]
+    assert changed_value_problems(new, {"main.cf": text}, []) == ["invalid smtpd_recipient_limit parameter value 0 < 1"]
     unused = [f"{new}/main.cf: unused parameter: smtpd_recipient_limit=0"]
-    assert changed_value_problems(new, text, unused) == []
-    assert changed_value_problems(new, None, []) == []
+    assert changed_value_problems(new, {"main.cf": text}, unused) == []
+    assert changed_value_problems(new, {}, []) == []
+
+
+def test_the_o_settings_of_new_and_changed_master_cf_entries_are_judged(tmp_path: Path) -> None:
+    live = tmp_path / "etc-postfix-out"
+    live.mkdir()
+    # an untouched entry with a bad -o is left alone; the program itself reads -o before its parameters
+    old = "smtp inet n - y - - smtpd -o smtpd_recipient_limit=abc\npickup unix n - y 60 1 pickup\n"
+    (live / "master.cf").write_text(old)
+    assert changed_value_problems(str(live), {"master.cf": old}, []) == []
+    new = old + "2525 inet n - y - - smtpd -o smtpd_client_connection_rate_limit=lots -o { smtpd_banner = $myhostname hi } -o smtpd_tls_received_header=$x\n"
+    assert changed_value_problems(str(live), {"master.cf": new}, []) == [
+        "bad numerical configuration: smtpd_client_connection_rate_limit = lots (-o of master.cf service 2525/inet)"
+    ]
+    changed = old.replace("pickup unix n - y 60 1 pickup", "pickup unix n - y 60 1 pickup -o ipc_timeout=0")
+    assert changed_value_problems(str(live), {"master.cf": changed}, []) == ["invalid ipc_timeout: 0 (min 1) (-o of master.cf service pickup/unix)"]
