@@ -249,6 +249,16 @@ gathered:
         parameters: {inet_interfaces: 127.0.0.2}
         master: [{service: smtp, type: inet, private: n, unprivileged: "-", chroot: y, wakeup: "-", maxproc: "-", command: smtpd}]
     primary_parameters: {inet_interfaces: loopback-only}
+done:
+  description:
+    - When the task failed after it had changed the host (an instance created, a file written, a unit enabled, and then
+      a start failed), what it had done, in order, as RV(msg) lists it on success. The task then also reports
+      C(changed=true), RV(instances) and RV(started), RV(restarted) and RV(reloaded) up to the failure, so that the
+      next run (which plans from the host as it is) and the operator both know where it stopped.
+  returned: on failure after a change
+  type: list
+  elements: str
+  sample: ["created postfix-out in /etc/postfix-out"]
 stage:
   description:
     - When the task failed, the step that failed - V(preflight) (C(postfix check) of the current configuration, see

@@ -153,6 +153,10 @@ def test_a_new_instance_whose_start_fails_keeps_its_integrity_check(new_booted):
     assert failed.get("failed") is True, failed
     assert "postfix-out" in failed["msg"], failed["msg"]
     assert "Invalid $myorigin (debian.org), refusing to start" in failed["msg"], failed["msg"]  # the unit's own reason
+    # the host was changed before the start failed: the failed task says so, and what it had done
+    assert failed["changed"] is True, failed
+    assert any(line.startswith("created postfix-out in /etc/postfix-out") for line in failed["done"]), failed["done"]
+    assert failed["started"] == ["postfix-null"], failed
     assert not host.path("/var/spool/postfix-out/quick-start").exists()
     # the other new instance started; postfix start took its marker
     assert running(host, "/etc/postfix-null")

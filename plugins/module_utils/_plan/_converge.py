@@ -341,7 +341,13 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     if options.get("check_always") and not check_mode:
         _preflight(service_host)  # also on a host that matches the design
     if not drift["in_sync"]:
-        _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
+        try:
+            _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
+        except PostfixMultiError as exc:
+            if report.changed:
+                # a task that changed the host before it failed says so, and what it had done
+                exc.details.update(changed=True, done=list(report.messages), instances=report.instances, **report.lists())
+            raise
     result: dict[str, t.Any] = {
         "changed": report.changed,
         "installed": True,
