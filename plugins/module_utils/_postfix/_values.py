@@ -67,7 +67,10 @@ def _strtol(value: str) -> tuple[int | None, str]:
     found = _STRTOL.match(value)
     if found is None:
         return None, value
-    return int(found.group(1)), value[found.end() :]
+    digits = found.group(1)
+    if len(digits.lstrip("+-").lstrip("0")) > 20:  # beyond any C long (ERANGE); int() refuses very long digit strings
+        return (LONG_RANGE[0] - 1 if digits.startswith("-") else LONG_RANGE[1] + 1), value[found.end() :]
+    return int(digits), value[found.end() :]
 
 
 def _number(name: str, value: str, kind: Spec) -> str | None:

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import changed_value_problems
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix import _values
+from hypothesis import given
+from hypothesis import strategies as st
 
 POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -166,6 +168,9 @@ def test_a_time_parameter_reads_a_bare_number_in_the_unit_of_its_default() -> No
         ("smtpd_recipient_limit", "$other", None),  # expanded by each program: not judged here
         ("smtpd_banner", "anything at all", None),  # free text
         ("no_such_parameter_anywhere", "abc", None),
+        ("message_size_limit", "9" * 5000, "bad numerical configuration: message_size_limit = " + "9" * 5000),  # no ValueError from int()
+        ("maximal_queue_lifetime", "-" + "9" * 5000 + "d", "parameter maximal_queue_lifetime: bad time value or unit: -" + "9" * 5000 + "d"),
+        ("message_size_limit", "0" * 30 + "7", None),
     ],
 )
 def test_values_of_programs_that_postfix_check_does_not_run(name: str, value: str, said: str | None) -> None:
@@ -203,3 +208,11 @@ def test_the_o_settings_of_new_and_changed_master_cf_entries_are_judged(tmp_path
     ]
     changed = old.replace("pickup unix n - y 60 1 pickup", "pickup unix n - y 60 1 pickup -o ipc_timeout=0")
     assert changed_value_problems(str(live), {"master.cf": changed}, []) == ["invalid ipc_timeout: 0 (min 1) (-o of master.cf service pickup/unix)"]
+
+
+@given(
+    name=st.sampled_from(["smtpd_recipient_limit", "message_size_limit", "maximal_queue_lifetime", "ipc_timeout", "soft_bounce", "myhostname"]), value=st.text()
+)
+def test_any_value_gets_a_verdict_not_an_exception(name: str, value: str) -> None:
+    said = _values.problem(name, value)
+    assert said is None or name in said
