@@ -361,7 +361,7 @@ def queue_limit_spec(limits: t.Mapping[str, t.Any] | None) -> dict[str, int]:
     for queue, limit in (limits or {}).items():
         if queue not in MAIL_QUEUES:
             raise PostfixMultiError(f"queue_limits: {queue!r} is not a Postfix queue; the queues are {', '.join(MAIL_QUEUES)}")
-        if isinstance(limit, str) and limit.strip().isdigit():
+        if isinstance(limit, str) and limit.strip().isdigit() and len(limit.strip()) <= 18:
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise PostfixMultiError(f"queue_limits: the limit of the {queue} queue must be a number of messages (0 or more), not {limit!r}")

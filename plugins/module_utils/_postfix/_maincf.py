@@ -660,6 +660,8 @@ class _Expander:
 
 
 def _to_long(text: str) -> int:
+    if len(text.strip().lstrip("+-").lstrip("0")) > 20:  # beyond a C long; int() refuses very long digit strings
+        raise MainCfError(f"mac_exp_eval: bad conversion: {text}")
     number = int(text)
     if number > _LONG_MAX:
         raise MainCfError(f"mac_exp_eval: bad conversion: {text}")
@@ -675,7 +677,7 @@ def _compat_level(text: str) -> int:
     if len(parts) <= 3:
         for index, part in enumerate(parts):
             match = _STRTOL_RE.fullmatch(part)
-            if not match or not 0 <= int(match.group(1)) <= limits[index]:
+            if not match or len(match.group(1).lstrip("+-").lstrip("0")) > 12 or not 0 <= int(match.group(1)) <= limits[index]:
                 break
             number |= int(match.group(1)) << (_COMPAT_FIELD_BITS * (2 - index))
         else:

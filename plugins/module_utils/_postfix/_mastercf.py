@@ -110,7 +110,7 @@ def wakeup_problem(value: str) -> str | None:
     and ``-?``, which master(8) refuses (a number must start with a digit), and master(8) would read
     ``60x``, which postconf refuses, as 60. The message starts with postconf's wording.
     """
-    if _WAKEUP_STRICT_RE.match(value) and (value == "-" or int(value.rstrip("?")) <= NUMBER_MAX):
+    if _WAKEUP_STRICT_RE.match(value) and (value == "-" or (len(value.rstrip("?").lstrip("0")) <= 10 and int(value.rstrip("?")) <= NUMBER_MAX)):
         return None
     return (
         f'invalid wakeup field "{value}": give a number of seconds up to {NUMBER_MAX}, optionally followed by ? '
@@ -120,7 +120,7 @@ def wakeup_problem(value: str) -> str | None:
 
 def maxproc_problem(value: str) -> str | None:
     """Why the process limit field ``value`` would be refused or misread (None: it is fine), with the remedy."""
-    if _MAXPROC_RE.match(value) and (value == "-" or int(value) <= NUMBER_MAX):
+    if _MAXPROC_RE.match(value) and (value == "-" or (len(value.lstrip("0")) <= 10 and int(value) <= NUMBER_MAX)):
         return None
     return f'invalid process_limit field "{value}": give a number of processes up to {NUMBER_MAX} (0: no limit), or - (the default, $default_process_limit)'
 
