@@ -393,11 +393,13 @@ def create_directory(path: str, mode: int, files: t.Mapping[str, tuple[str, int]
     are written into a temporary sibling that is renamed to ``path``, so a run killed half-way
     leaves either nothing or the whole directory (and a temporary sibling the next run removes)."""
     parent, name = os.path.split(path)
-    prefix = f".{name}.mailops-"
+    # the sibling's name adds about 26 characters: keep it within NAME_MAX (255) for long names
+    prefix = f".{name[:200]}.mailops-"
     for stale in stale_entries(parent, prefix):
         shutil.rmtree(stale, ignore_errors=True)
-    staging = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=parent)
+    staging = ""
     try:
+        staging = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=parent)
         for file_name, (text, file_mode) in files.items():
             fd = os.open(os.path.join(staging, file_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             try:

@@ -66,6 +66,11 @@ def _is_safe(text: str) -> bool:
     return all((ch.isascii() and ch.isalnum()) or ch in _SAFE_PUNCT for ch in text)
 
 
+# the longest instance name: a unit name is at most 255 characters (systemd.unit(5)), and
+# "postfix@" + NAME + ".service" must fit; a directory name is at most 255 bytes (NAME_MAX)
+NAME_MAX = 255 - len("postfix@.service")
+
+
 def validate_instance_name(name: str) -> None:
     """Apply postmulti's rules for a new instance name (postmulti(1), -I); ``''`` means nameless."""
     if name == "":
@@ -76,6 +81,13 @@ def validate_instance_name(name: str) -> None:
         raise PostfixMultiError(f"Illegal '/' character in new instance name: '{name}'")
     if not name.startswith(INSTANCE_PREFIX):
         raise PostfixMultiError(f"New instance name must start with 'postfix-' (got '{name}'); use e.g. 'postfix-{name}'")
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        # postmulti itself has no limit; mkdir fails on the derived directories (255 bytes a name,
+        # NAME_MAX), and systemd refuses a unit name longer than 255 (systemd.unit(5)): postfix@NAME.service
+        raise PostfixMultiError(
+            f"New instance name is {len(name)} characters long; at most {NAME_MAX} fit in its directory names and its "
+            f"postfix@NAME.service unit name: '{name[:40]}...'"
+        )
 
 
 def validate_group(group: str) -> None:

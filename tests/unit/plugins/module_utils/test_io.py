@@ -245,3 +245,17 @@ def test_quick_start_marker_swapped_for_a_link_is_left_and_reported(tmp_path: Pa
     assert problem is not None and marker in problem
     assert target.read_text() == "keep"
     assert os.path.islink(marker)
+
+
+def test_a_new_directory_with_the_longest_instance_name_is_made(tmp_path: Path) -> None:
+    # 239 characters: the longest name postfix@NAME.service allows; the temporary sibling must still fit NAME_MAX
+    target = tmp_path / ("postfix-" + "a" * 231)
+    _io.create_directory(str(target), 0o755, {"main.cf": ("a = 1\n", 0o644)})
+    assert (target / "main.cf").read_text() == "a = 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_a_directory_name_the_file_system_refuses_is_an_operator_message(tmp_path: Path) -> None:
+    with pytest.raises(PostfixMultiError, match="cannot create .*: File name too long"):
+        _io.create_directory(str(tmp_path / ("x" * 300)), 0o755, {"main.cf": ("a = 1\n", 0o644)})
+    assert list(tmp_path.iterdir()) == []

@@ -157,6 +157,8 @@ def test_duplicate_names_conflict() -> None:
         ("postfix-a b", "Unsafe characters in new instance name: 'postfix-a b'"),
         ("postfix-\u00fc", "Unsafe characters"),
         ("postfix-a$b", "Unsafe characters"),
+        # mkdir would fail on /etc/NAME (NAME_MAX 255), systemd on postfix@NAME.service (255)
+        ("postfix-" + "a" * 232, "New instance name is 240 characters long; at most 239 fit"),
     ],
 )
 def test_name_rules_refuse(name: str, message: str) -> None:
@@ -164,7 +166,10 @@ def test_name_rules_refuse(name: str, message: str) -> None:
         validate_instance_name(name)
 
 
-@pytest.mark.parametrize("name", ["postfix-", "postfix-A.b_c", "postfix-a:b", "postfix-a@b", "postfix-a+b", "postfix-a=b", "postfix-a%b", "postfix-a!b", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["postfix-" + "a" * 231, "postfix-", "postfix-A.b_c", "postfix-a:b", "postfix-a@b", "postfix-a+b", "postfix-a=b", "postfix-a%b", "postfix-a!b", ""],
+)
 def test_name_rules_accept(name: str) -> None:  # observed 3.5
     validate_instance_name(name)
 
