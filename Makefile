@@ -76,7 +76,8 @@ EXTRA_RELEASES := bullseye trixie
 RELEASE_TESTS := tests/integration/test_postfix_multi_init.py tests/integration/test_postfix_instance.py \
     tests/integration/test_oracle_parity.py tests/integration/test_postfix_instance_errors.py \
     tests/integration/test_instance_configuration.py::test_set_change_remove_exclusive \
-    tests/integration/test_instance_configuration.py::test_master_add_change_remove
+    tests/integration/test_instance_configuration.py::test_master_add_change_remove \
+    tests/integration/test_value_check.py
 
 # Documentation and release tools (antsibull-docs, Sphinx, galaxy-importer) have their own venv:
 # galaxy-importer pins attrs<24, which the test toolchain cannot share.
