@@ -65,9 +65,30 @@ def sources(repo: str, ref: str) -> dict[str, str]:
     return files
 
 
+TEST_BLOCK = re.compile(r"#\s*(?:ifdef\s+TEST\b|if\s+defined\s*\(?\s*TEST\b)")
+CONDITIONAL = re.compile(r"#\s*if")
+END = re.compile(r"#\s*endif\b")
+
+
 def strip(text: str) -> str:
+    """The code without comments and preprocessor lines, both branches of a conditional kept,
+    except test programs (``#ifdef TEST``: src/global/mail_conf_time.c tests "days", "hours")."""
     text = COMMENT.sub(" ", text)
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    kept: list[str] = []
+    skipping = 0  # depth of conditionals inside a test block
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if skipping:
+            if CONDITIONAL.match(stripped):
+                skipping += 1
+            elif END.match(stripped):
+                skipping -= 1
+            continue
+        if TEST_BLOCK.match(stripped):
+            skipping = 1
+        elif not stripped.startswith("#"):
+            kept.append(line)
+    return "\n".join(kept)
 
 
 class Macros:

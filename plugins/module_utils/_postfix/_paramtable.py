@@ -70,7 +70,6 @@ daemon_directory str 1 0 -
 daemon_table_open_error_is_fatal bool 0 0 -
 daemon_timeout time 1 0 s
 data_directory str 1 0 -
-days time 0 0 d
 debug_peer_level int 1 0 -
 default_cache_db_type str 1 0 -
 default_database_type str 1 0 -
@@ -141,7 +140,6 @@ header_from_format str 1 0 -
 header_size_limit int 1 0 -
 helpful_warnings bool 0 0 -
 hopcount_limit int 1 0 -
-hours time 0 0 h
 html_directory str 1 0 -
 ignore_mx_lookup_error bool 0 0 -
 ignore_srv_lookup_error bool 0 0 -
@@ -250,7 +248,6 @@ milter_protocol str 1 0 -
 mime_boundary_length_limit int 1 0 -
 mime_nesting_limit int 1 0 -
 minimal_backoff_time time 1 0 s
-minutes time 0 0 m
 multi_instance_enable bool 0 0 -
 multi_recipient_bounce_reject_code int 0 0 -
 mydomain str 1 0 -
@@ -338,7 +335,6 @@ resolve_numeric_domain bool 0 0 -
 respectful_logging bool 0 0 -
 rewrite_service_name str 1 0 -
 sample_directory str 1 0 -
-seconds time 0 0 s
 send_cyrus_sasl_authzid bool 0 0 -
 sender_canonical_classes str 1 0 -
 sendmail_fix_line_endings str 1 0 -
@@ -552,5 +548,4 @@ virtual_mailbox_limit long 0 0 -
 virtual_mailbox_lock str 1 0 -
 virtual_minimum_uid int 1 0 -
 virtual_transport str 1 0 -
-weeks time 0 0 w
 """

@@ -168,6 +168,7 @@ def test_a_time_parameter_reads_a_bare_number_in_the_unit_of_its_default() -> No
         ("smtpd_recipient_limit", "$other", None),  # expanded by each program: not judged here
         ("smtpd_banner", "anything at all", None),  # free text
         ("no_such_parameter_anywhere", "abc", None),
+        ("days", "a few", None),  # an operator's own parameter; only Postfix's test programs read "days"
         ("message_size_limit", "9" * 5000, "bad numerical configuration: message_size_limit = " + "9" * 5000),  # no ValueError from int()
         ("maximal_queue_lifetime", "-" + "9" * 5000 + "d", "parameter maximal_queue_lifetime: bad time value or unit: -" + "9" * 5000 + "d"),
         ("message_size_limit", "0" * 30 + "7", None),
