@@ -13,6 +13,8 @@ files, a TCP connection to each listener) rather than against the module's own r
   them (smtpd, qmgr) would stop on;
 - a refused edit of one existing instance leaves every instance's files as they were, even the
   ones whose edit was valid;
+- a file the run would write through a symbolic link is refused when the run is planned, in
+  check mode too, before any other part of the design is applied;
 - ``gathered`` reads back a design that, given again, changes nothing; ``replaced`` and
   ``overridden`` remove what is not declared (parameters; instances, deported with their files).
 """
@@ -189,6 +191,35 @@ def test_refused_edit_changes_no_instance(new_booted):
     assert renamed["changed"] is True
     assert renamed["reloaded"] == ["postfix-out"] or renamed["restarted"] == ["postfix-out"], renamed
     assert banner(host, host.addresses[1]).startswith(f"220 renamed.{host.name}.lab.example")
+
+
+def test_a_linked_file_is_refused_before_anything_is_done(new_booted):
+    """An operator keeps postfix-null's main.cf in another place and links it into the instance.
+    The module does not write through links; it must say so when the run is planned (in check
+    mode too), not after it has created the new instance the same design declares."""
+    host = new_booted("mhlink")
+    assert host.module(MODULE, module_args=design(host))["changed"] is True
+    host.run("sh", "-c", "mv /etc/postfix-null/main.cf /srv/null-main.cf && ln -s /srv/null-main.cf /etc/postfix-null/main.cf")
+    kept = host.read("/srv/null-main.cf")
+    wanted = design(host)
+    wanted["instances"][1]["parameters"]["myhostname"] = f"null2.{host.name}.lab.example"  # a write to the linked file
+    wanted["instances"].append({"name": "postfix-extra", "group": "mta", "parameters": {"inet_interfaces": host.addresses[2]}})
+    for check in (True, False):
+        result = host.module(MODULE, check=check, module_args=wanted)
+        assert result.get("failed") is True, result
+        assert result["changed"] is False and "done" not in result, result
+        assert "/etc/postfix-null/main.cf is a symbolic link" in result["msg"], result["msg"]
+        assert "postfix-extra" not in listing(host)
+        assert host.run("test", "-e", "/etc/postfix-extra", check=False).returncode == 1
+        assert host.read("/srv/null-main.cf") == kept
+        assert host.run("test", "-L", "/etc/postfix-null/main.cf", check=False).returncode == 0
+        single = host.module("mailops.postfix_multi.postfix_config", check=check, instance="postfix-null", parameters={"myhostname": "x.lab.example"})
+        assert single.get("failed") is True and single["changed"] is False and "symbolic link" in single["msg"], single
+        assert host.read("/srv/null-main.cf") == kept
+
+    host.run("sh", "-c", "rm /etc/postfix-null/main.cf && mv /srv/null-main.cf /etc/postfix-null/main.cf")
+    assert host.module(MODULE, module_args=wanted)["changed"] is True
+    assert "postfix-extra" in listing(host)
 
 
 def test_gathered_replaced_overridden(new_booted):

@@ -73,8 +73,32 @@ def _open_directory(directory: str) -> int:
         return os.open(directory, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP or os.path.islink(directory):
-            raise PostfixMultiError(f"cannot write in {directory}: it is a symbolic link (to {os.path.realpath(directory)}); nothing was written") from exc
+            raise _linked_directory(directory) from exc
         raise PostfixMultiError(f"cannot write in {directory}: {exc.strerror}") from exc
+
+
+def _linked_directory(directory: str) -> PostfixMultiError:
+    return PostfixMultiError(f"cannot write in {directory}: it is a symbolic link (to {os.path.realpath(directory)}); nothing was written")
+
+
+def _linked_file(shown: str) -> PostfixMultiError:
+    return PostfixMultiError(
+        f"{shown} is a symbolic link: this module does not write through links (the write could land outside the instance); "
+        "replace the link with the file itself"
+    )
+
+
+def refuse_links(paths: t.Iterable[str]) -> None:
+    """Refuse, when a run is planned, files it would write that ``write_text`` refuses when it
+    gets to them: a file that is a symbolic link, or one in a directory that is. Checked before
+    anything is done (in check mode too), so a refusal never comes half-way through a run; the
+    write itself checks again, without following links, in case one appears meanwhile."""
+    for path in paths:
+        directory = os.path.dirname(path) or "."
+        if os.path.islink(directory):
+            raise _linked_directory(directory)
+        if os.path.islink(path):
+            raise _linked_file(path)
 
 
 def _lock_edit_file(dfd: int, name: str, shown: str) -> int:
@@ -152,10 +176,7 @@ def _read_at(dfd: int, name: str, shown: str) -> Current:
         return Current(None, None, None)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise PostfixMultiError(
-                f"{shown} is a symbolic link: this module does not write through links (the write could land outside the instance); "
-                "replace the link with the file itself"
-            ) from exc
+            raise _linked_file(shown) from exc
         raise PostfixMultiError(f"cannot read {shown}: {exc.strerror}") from exc
     context: bytes | None = None
     with contextlib.suppress(OSError, AttributeError):  # no label, no xattr support, not Linux

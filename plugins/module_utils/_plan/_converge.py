@@ -42,7 +42,13 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check, queue_limit_spec
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, clear_quick_start, mark_quick_start, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import (
+    DirectoryLock,
+    clear_quick_start,
+    mark_quick_start,
+    refuse_links,
+    write_text,
+)
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
@@ -147,6 +153,9 @@ class Edit(t.NamedTuple):
             out["master.cf"] = self.master_after
         return out
 
+    def paths(self) -> list[str]:
+        return [f"{self.config_directory}/{name}" for name in self.files()]
+
     def diffs(self) -> list[dict[str, str]]:
         out = []
         if self.main_after is not None:
@@ -231,14 +240,38 @@ def _validate_all(facts: LocalFacts, jobs: t.Sequence[tuple[str, str, dict[str, 
     return {job[0]: warnings for job, (warnings, _error) in zip(jobs, outcomes)}
 
 
-def _write_edits(facts: LocalFacts, edits: t.Sequence[Edit]) -> None:
-    """Write the validated files under the primary's lock, with Postfix's edit protocol."""
+def _write_edits(facts: LocalFacts, edits: t.Sequence[Edit], check_mode: bool, written: t.Callable[[Edit], None]) -> None:
+    """Write the validated files under the primary's lock, with Postfix's edit protocol (in check
+    mode nothing); ``written(edit)`` once an edit has changed the host, also when its master.cf
+    write fails after its main.cf was replaced."""
+    if check_mode:
+        for edit in edits:
+            written(edit)
+        return
     with DirectoryLock(facts.defaults()["config_directory"]):
         for edit in edits:
-            if edit.main_after is not None:
-                write_text(edit.config_directory + "/main.cf", edit.main_after, before=edit.main_before, reedit=edit.redo_main)
-            if edit.master_after is not None:
-                write_text(edit.config_directory + "/master.cf", edit.master_after, before=edit.master_before, reedit=edit.redo_master)
+            changed = False
+            try:
+                if edit.main_after is not None:
+                    write_text(edit.config_directory + "/main.cf", edit.main_after, before=edit.main_before, reedit=edit.redo_main)
+                    changed = True
+                if edit.master_after is not None:
+                    write_text(edit.config_directory + "/master.cf", edit.master_after, before=edit.master_before, reedit=edit.redo_master)
+                    changed = True
+            finally:
+                if changed:
+                    written(edit)
+
+
+def _report_edit(report: _Report, edit: Edit, want_diff: bool) -> None:
+    report.changed = True
+    record = report.instance(edit.instance)
+    record["changed_parameters"] += edit.changed_parameters
+    record["changed_entries"] += edit.changed_entries
+    what = ", ".join(edit.changed_parameters + [f"master.cf {label}" for label in edit.changed_entries]) or "remove undeclared parameters"
+    report.action(edit.instance, f"changed {_label(edit.instance)}: {what}")
+    if want_diff:
+        report.diff.extend(edit.diffs())
 
 
 def _label(instance: str) -> str:
@@ -440,9 +473,13 @@ def _apply(
     jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
     requests = [_instance_request(call, validate_on) for call in actions["instances"]]
     _check_moves(reg, requests)
+    # every file the run writes, checked now: a symbolic link would stop the run half-way
+    refuse_links(path for edit in edits for path in edit.paths())
+    if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
+        refuse_links([f"{reg.primary_directory}/main.cf"])  # the registration
     for request in requests:
-        staged = staged_configuration(request) if validate_on and request["state"] == "present" else None
-        if staged is not None:  # validated here with the others, not again in manage_instance
+        staged = staged_configuration(request) if request["state"] == "present" else None  # also refuses links
+        if staged is not None and validate_on:  # validated here with the others, not again in manage_instance
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False
     changing = [edit.instance for edit in edits] + [request["name"] for request in requests if request["state"] == "present"]
@@ -486,19 +523,9 @@ def _apply(
         if want_diff:
             report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
 
-    # 4. the validated edits
+    # 4. the validated edits, each reported once written
     if edits:
-        report.changed = True
-        for edit in edits:
-            record = report.instance(edit.instance)
-            record["changed_parameters"] += edit.changed_parameters
-            record["changed_entries"] += edit.changed_entries
-            what = ", ".join(edit.changed_parameters + [f"master.cf {label}" for label in edit.changed_entries]) or "remove undeclared parameters"
-            report.action(edit.instance, f"changed {_label(edit.instance)}: {what}")
-            if want_diff:
-                report.diff.extend(edit.diffs())
-        if not check_mode:
-            _write_edits(facts, edits)
+        _write_edits(facts, edits, check_mode, lambda edit: _report_edit(report, edit, want_diff))
 
     # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
     map_reloads = _maps(map_jobs, check_mode, want_diff, report)

@@ -21,7 +21,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _drain, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, FactsOverlay, LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, write_text
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, refuse_links, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import apply_plan, sweep_instance
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master, postfix_commands
@@ -236,9 +236,11 @@ def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[
 def staged_configuration(options: t.Mapping[str, t.Any]) -> tuple[str, dict[str, str]] | None:
     """The configuration directory and the files ``postfix_instance`` with these options would
     validate (None: nothing to validate), so that a caller can validate several instances at once
-    and then call ``manage_instance`` with ``validate=false``."""
+    and then call ``manage_instance`` with ``validate=false``. Refuses, as ``manage_instance``
+    does, a plan that would write through a symbolic link."""
     facts = LocalFacts()
     planned = _plan_instance(options, facts, facts.defaults())
+    refuse_links(write.path for write in planned.plan.writes())
     if not planned.configured.files or planned.plan.after is None:
         return None
     return planned.plan.after.config_directory, planned.configured.files
@@ -364,6 +366,7 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
                 )
             planning = _AfterMove(facts, move.source.queue_directory, move.survey.counts())
         desired, content, reg, plan, configured = _plan_instance(options, planning, defaults)
+        refuse_links(write.path for write in plan.writes())
         warnings: list[str] = []
         if configured.files and options.get("validate", True) and plan.after is not None:
             postconf, postfix = postfix_commands(facts)
@@ -434,6 +437,7 @@ def manage_init(check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
         write: FileWrite | None = plan_init(reg)
+        refuse_links([write.path] if write is not None else [])
         if write is not None and not check_mode:
             write_text(write.path, write.after, before=write.before, reedit=write.reedit)
     changed = write is not None

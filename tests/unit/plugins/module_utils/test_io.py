@@ -122,6 +122,27 @@ def test_links_are_not_written_through(tmp_path: Path) -> None:
     assert real.read_text() == "a = 1\n"
 
 
+def test_planned_writes_through_links_are_refused_before_the_write(tmp_path: Path) -> None:
+    """refuse_links says at planning time what write_text would say half-way through a run: for a
+    file that is a link and for a file in a linked directory; a plain or a missing file passes."""
+    real = tmp_path / "elsewhere.cf"
+    real.write_text("a = 1\n")
+    (tmp_path / "main.cf").symlink_to(real)
+    (tmp_path / "real-dir").mkdir()
+    (tmp_path / "linked-dir").symlink_to(tmp_path / "real-dir")
+    (tmp_path / "master.cf").write_text("")
+    _io.refuse_links([str(tmp_path / "master.cf"), str(tmp_path / "new.cf"), str(tmp_path / "real-dir" / "main.cf")])
+    linked = ((tmp_path / "main.cf", "is a symbolic link"), (tmp_path / "linked-dir" / "main.cf", "cannot write in .*linked-dir: it is a symbolic link"))
+    for path, words in linked:
+        with pytest.raises(PostfixMultiError, match=words) as planned:
+            _io.refuse_links([str(tmp_path / "master.cf"), str(path)])
+        with pytest.raises(PostfixMultiError) as written:
+            _io.write_text(str(path), "a = 2\n")
+        assert str(planned.value) == str(written.value)
+    assert real.read_text() == "a = 1\n"
+    assert list((tmp_path / "real-dir").iterdir()) == []
+
+
 def test_concurrent_edit_is_redone_on_the_current_text(tmp_path: Path) -> None:
     target = tmp_path / "main.cf"
     target.write_text("a = 1\nb = 1\n")  # someone else changed b after we planned on "a = 1\n"
