@@ -96,6 +96,16 @@ def test_whole_design_check_apply_check_apply(new_booted):
     # Debian's generator enables the units of enabled instances at run time ("enabled-runtime")
     assert host.run("systemctl", "is-enabled", "postfix@postfix-out", check=False).stdout.strip().startswith("enabled")
 
+    # the module's payload, built by Ansible in that run, is kept for the next ansible-playbook run (the action
+    # plugin, plugins/plugin_utils/_payload.py), privately, beside the runs' local temporary directories
+    store = host.workdir / "ansible" / "ansible-home" / "tmp" / "mailops.postfix_multi-ansiballz"
+    [key] = store.iterdir()
+    assert [path.name.split("-")[0] for path in key.iterdir()] == ["ansible_collections.mailops.postfix_multi.plugins.modules.postfix_multi_host"]
+    assert store.stat().st_mode & 0o777 == 0o700
+    again = host.module(MODULE, module_args=args)  # a new run, from the kept payload
+    assert again["changed"] is False and again["health"]["passed"] is True, again
+    assert list(store.iterdir()) == [key]
+
 
 def test_check_mode_on_fresh_host_validates_new_instances(new_booted):
     host = new_booted("mhbad")
