@@ -13,6 +13,7 @@ files, a TCP connection to each listener) rather than against the module's own r
   them (smtpd, qmgr) would stop on;
 - a refused edit of one existing instance leaves every instance's files as they were, even the
   ones whose edit was valid;
+- a run that fails after it wrote some instances' files still reloads those instances;
 - a file the run would write through a symbolic link is refused when the run is planned, in
   check mode too, before any other part of the design is applied;
 - ``gathered`` reads back a design that, given again, changes nothing; ``replaced`` and
@@ -230,6 +231,32 @@ def test_a_linked_file_is_refused_before_anything_is_done(new_booted):
     host.run("sh", "-c", "rm /etc/postfix-null/main.cf && mv /srv/null-main.cf /etc/postfix-null/main.cf")
     assert host.module(MODULE, module_args=wanted)["changed"] is True
     assert "postfix-extra" in listing(host)
+
+
+def test_a_run_that_fails_half_way_still_reloads_what_it_wrote(new_booted):
+    """The files of postfix-out are written (a new master.cf service and a parameter), then the write
+    of postfix-null's main.cf fails (a directory where Postfix's edit lock file goes). postfix-out must
+    be reloaded all the same: a rerun finds its files in sync and would never reload it, so the new
+    service would never listen."""
+    host = new_booted("mhhalf")
+    assert host.module(MODULE, module_args=design(host))["changed"] is True
+    wanted = design(host)
+    wanted["instances"][0]["parameters"]["smtpd_banner"] = "$myhostname ESMTP half-way"
+    wanted["instances"][0]["master"] = [{"service": f"{host.addresses[1]}:2526", "type": "inet", "private": False, "command": "smtpd"}]
+    wanted["instances"][1]["parameters"]["myhostname"] = f"null2.{host.name}.lab.example"
+    host.run("mkdir", "/etc/postfix-null/main.cf.tmp")
+
+    failed = host.module(MODULE, module_args=wanted)
+    assert failed.get("failed") is True and "/etc/postfix-null/main.cf" in failed["msg"], failed
+    assert failed["changed"] is True and failed["reloaded"] + failed["restarted"] == ["postfix-out"], failed
+    assert failed["done"] == ["changed postfix-out: smtpd_banner, master.cf 127.0.0.1:2526/inet".replace("127.0.0.1", host.addresses[1])], failed
+    assert banner(host, host.addresses[1], 2526).startswith(f"220 out.{host.name}.lab.example ESMTP half-way")
+    assert "null2" not in host.read("/etc/postfix-null/main.cf")
+
+    host.run("rmdir", "/etc/postfix-null/main.cf.tmp")
+    rerun = host.module(MODULE, module_args={**wanted, "probe": True})
+    assert rerun["changed"] is True and rerun["reloaded"] == ["postfix-null"] and rerun["health"]["passed"] is True, rerun
+    assert host.module(MODULE, module_args=wanted)["changed"] is False
 
 
 def test_gathered_replaced_overridden(new_booted):

@@ -524,25 +524,31 @@ def _apply(
             report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
 
     # 4. the validated edits, each reported once written
-    if edits:
-        _write_edits(facts, edits, check_mode, lambda edit: _report_edit(report, edit, want_diff))
+    apply_changes = options.get("apply_changes", True) is not False
+    written: list[Edit] = []
+    map_reloads: list[str] = []
+    reloading = False
+    try:
+        if edits:
+            _write_edits(facts, edits, check_mode, lambda edit: _written(report, written, edit, want_diff))
 
-    # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
-    map_reloads = _maps(map_jobs, check_mode, want_diff, report)
+        # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
+        map_reloads = _maps(map_jobs, check_mode, want_diff, report)
 
-    # 5. prune, boot, reload/restart what changed, start what should run
-    for directory in actions["prune"]:
-        result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
-        report.changed = report.changed or result["changed"]
-        report.action(directory, result["msg"])
-    if start and drift["systemd"] and (actions["boot"] or actions["init"] or actions["instances"] or actions["prune"]):
-        _service(report, {"enabled": True}, check_mode, host)
-    if options.get("apply_changes", True) is not False:
-        if not validate_on and not check_mode:
-            _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
-        reloads = [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits]
-        reloads += [{"name": name, "state": "reloaded"} for name in map_reloads if name not in {edit.instance for edit in edits}]
-        _services(report, reloads, check_mode, host)
+        # 5. prune, boot, reload/restart what changed, start what should run
+        for directory in actions["prune"]:
+            result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
+            report.changed = report.changed or result["changed"]
+            report.action(directory, result["msg"])
+        if start and drift["systemd"] and (actions["boot"] or actions["init"] or actions["instances"] or actions["prune"]):
+            _service(report, {"enabled": True}, check_mode, host)
+        if apply_changes:
+            reloading = True
+            _reload(report, edits, map_reloads, validate_on, check_mode, host)
+    except PostfixMultiError as exc:
+        if apply_changes and not reloading and not check_mode and (written or map_reloads):
+            _reload_after_failure(exc, report, written, map_reloads, validate_on, host)
+        raise
     starts = []
     for item in actions["start"]:
         if check_mode and item["depends"]:
@@ -552,6 +558,35 @@ def _apply(
             continue
         starts.append({"name": item["instance"], "state": "started"})
     _start_new(report, starts, fresh, check_mode, host)
+
+
+def _written(report: _Report, written: list[Edit], edit: Edit, want_diff: bool) -> None:
+    written.append(edit)
+    _report_edit(report, edit, want_diff)
+
+
+def _reload(report: _Report, edits: t.Sequence[Edit], map_reloads: t.Sequence[str], validate_on: bool, check_mode: bool, host: ServiceHost) -> None:
+    """Reload (restart where a parameter needs it) the instances whose files or lookup tables changed;
+    ``postfix check`` first when the run did not validate the files."""
+    if not validate_on and not check_mode:
+        _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
+    reloads = [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits]
+    reloads += [{"name": name, "state": "reloaded"} for name in map_reloads if name not in {edit.instance for edit in edits}]
+    _services(report, reloads, check_mode, host)
+
+
+def _reload_after_failure(
+    exc: PostfixMultiError, report: _Report, written: t.Sequence[Edit], map_reloads: t.Sequence[str], validate_on: bool, host: ServiceHost
+) -> None:
+    """A run that fails after it wrote the files (or rebuilt the tables) of some instances still
+    reloads those, as it would have: their new files passed validation, and a rerun finds them in
+    sync and has no reason to reload them, so what runs would stay behind what the files say (a new
+    master.cf service would never listen). A failure of that reload is added to ``exc``'s message."""
+    try:
+        _reload(report, written, map_reloads, validate_on, False, host)
+    except PostfixMultiError as again:
+        exc.msg = f"{exc.msg}; reloading the instances already changed failed too: {again.msg}"
+        exc.args = (exc.msg,)
 
 
 def _start_new(report: _Report, starts: t.Sequence[dict[str, t.Any]], fresh: t.Mapping[str, str], check_mode: bool, host: ServiceHost) -> None:
