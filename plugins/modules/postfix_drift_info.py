@@ -207,6 +207,15 @@ actions:
           instances start at boot (what M(mailops.postfix_multi.postfix_service) with O(mailops.postfix_multi.postfix_service#module:enabled=true) would run).
       type: list
       elements: str
+    reload:
+      description:
+        - Running instances (V(-) is the primary) whose files are as declared, but that an earlier
+          M(mailops.postfix_multi.postfix_multi_host) run did not get to reload after it changed them (it was killed, or
+          the reload failed), each with V(instance), V(config_directory), V(state) (V(reloaded) or V(restarted)) and
+          V(describe). The run leaves a marker, C(postfix_multi-reload-pending), in the instance's C(data_directory)
+          before it writes the files and removes it once the instance has been reloaded, restarted or started.
+      type: list
+      elements: dict
   sample:
     init: false
     stop: []
@@ -221,6 +230,7 @@ actions:
     prune: []
     start: []
     boot: []
+    reload: []
 summary:
   description: What differs, one line per item, for humans.
   returned: always

@@ -197,7 +197,7 @@ actions:
   description: The plan, as M(mailops.postfix_multi.postfix_drift_info) RV(actions) lists it.
   returned: unless O(state=gathered) or Postfix is missing
   type: dict
-  sample: {init: false, stop: [], instances: [], config: [], master: [], prune: [], start: [], boot: []}
+  sample: {init: false, stop: [], instances: [], config: [], master: [], prune: [], start: [], boot: [], reload: []}
 instances:
   description:
     - Per instance (by name; V(-) is the primary) what was done (or would be, in check mode).

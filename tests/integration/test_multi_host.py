@@ -13,7 +13,8 @@ files, a TCP connection to each listener) rather than against the module's own r
   them (smtpd, qmgr) would stop on;
 - a refused edit of one existing instance leaves every instance's files as they were, even the
   ones whose edit was valid;
-- a run that fails after it wrote some instances' files still reloads those instances;
+- a run that fails after it wrote some instances' files still reloads those instances; a reload that did
+  not happen (refused, or the run killed) is made by the next run, though every file is in sync;
 - a file the run would write through a symbolic link is refused when the run is planned, in
   check mode too, before any other part of the design is applied;
 - ``gathered`` reads back a design that, given again, changes nothing; ``replaced`` and
@@ -257,6 +258,30 @@ def test_a_run_that_fails_half_way_still_reloads_what_it_wrote(new_booted):
     rerun = host.module(MODULE, module_args={**wanted, "probe": True})
     assert rerun["changed"] is True and rerun["reloaded"] == ["postfix-null"] and rerun["health"]["passed"] is True, rerun
     assert host.module(MODULE, module_args=wanted)["changed"] is False
+
+
+def test_a_reload_that_did_not_happen_is_made_by_the_next_run(new_booted):
+    """postfix-out's main.cf is written, then its reload is refused (the operator masked its unit for
+    the moment). Its file is now in sync with the design, but what runs is not: the next run must
+    reload it, though no file differs, and the run after that is in sync."""
+    host = new_booted("mhpend")
+    assert host.module(MODULE, module_args=design(host))["changed"] is True
+    wanted = design(host)
+    wanted["instances"][0]["parameters"]["smtpd_banner"] = "$myhostname ESMTP pending"
+    host.run("systemctl", "mask", "--runtime", "postfix@postfix-out")
+    refused = host.module(MODULE, module_args=wanted)
+    assert refused.get("failed") is True and "masked" in refused["msg"], refused
+    assert refused["done"] == ["changed postfix-out: smtpd_banner"], refused
+    host.run("systemctl", "unmask", "--runtime", "postfix@postfix-out")
+
+    checked = host.module(MODULE, check=True, module_args=wanted)
+    assert checked["changed"] is True and checked["drift"] == ["reload postfix-out: an earlier run changed its files and did not get to reload it"]
+    rerun = host.module(MODULE, module_args=wanted)
+    assert rerun["changed"] is True and rerun["reloaded"] == ["postfix-out"], rerun
+    assert host.module(MODULE, module_args=wanted)["changed"] is False
+    assert host.run("ls", "/var/lib/postfix-out").stdout.split() == ["master.lock"]  # the marker is gone
+    check = host.run("postfix", "-c", "/etc/postfix-out", "check", check=False)
+    assert check.returncode == 0 and "warning" not in check.stdout + check.stderr
 
 
 def test_gathered_replaced_overridden(new_booted):

@@ -13,6 +13,7 @@ object. ``LocalFacts`` answers from this machine (files, ``postconf -d``, ``post
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import grp
 import os
@@ -55,6 +56,8 @@ class Facts(Protocol):
 
     def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None: ...
 
+    def reload_pending(self, config_directory: str, data_directory: str) -> str | None: ...
+
 
 class FactsOverlay:
     """Facts that answer as ``facts`` does, for a subclass to change one or two answers of."""
@@ -82,6 +85,9 @@ class FactsOverlay:
 
     def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
         return self._facts.incomplete(queue_directory, data_directory, mail_owner)
+
+    def reload_pending(self, config_directory: str, data_directory: str) -> str | None:
+        return self._facts.reload_pending(config_directory, data_directory)
 
 
 def setup_gap(queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
@@ -201,6 +207,26 @@ class LocalFacts:
 
     def resolve(self, path: str) -> str:
         return self._real(path)
+
+    def reload_pending(self, config_directory: str, data_directory: str) -> str | None:
+        """How the instance must be brought to the files a postfix_multi_host run wrote and did not
+        get to reload it after (``reloaded`` or ``restarted``; _io.RELOAD_PENDING), or None: no
+        marker, or its master started after the marker was left, so it read those files."""
+        marker = os.path.join(data_directory, _io.RELOAD_PENDING)
+        try:
+            info = os.lstat(marker)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            with open(marker, "rb") as handle:
+                state = handle.read(64).decode("ascii", "replace").strip()
+        except OSError:
+            return None
+        pid_file = self.master_pid_file(config_directory)
+        if pid_file is not None:
+            with contextlib.suppress(OSError):
+                if os.stat(pid_file).st_mtime_ns > info.st_mtime_ns:
+                    return None
+        return state if state in _io.PENDING_STATES else "reloaded"
 
     def is_running(self, config_directory: str) -> bool:
         """Whether the instance's master runs, as ``postfix -c DIR status`` (which postmulti runs)

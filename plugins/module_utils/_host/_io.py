@@ -538,3 +538,51 @@ class DirectoryLock:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+# The marker a postfix_multi_host run leaves in an instance's data directory from just before it writes
+# the instance's main.cf or master.cf until the instance has been reloaded (restarted, started): a run
+# that is killed in between leaves it, and the next run, which finds the files in sync, reloads the
+# instance because of it (_facts.LocalFacts.reload_pending).
+RELOAD_PENDING = "postfix_multi-reload-pending"
+PENDING_STATES = ("reloaded", "restarted")
+
+
+def mark_reload_pending(data_directory: str, state: str) -> str | None:
+    """Leave (or strengthen, reloaded -> restarted) the reload-pending marker in ``data_directory``,
+    owned like the directory (``postfix check`` warns about anything there not owned by
+    mail_owner); None, or why it could not be left (the directory is missing or a link)."""
+    try:
+        dfd = _open_directory(data_directory)
+    except PostfixMultiError as exc:
+        return exc.msg
+    flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        with contextlib.suppress(OSError):
+            fd = os.open(RELOAD_PENDING, os.O_RDONLY | flags, dir_fd=dfd)
+            with os.fdopen(fd, "rb") as handle:
+                if handle.read().decode("ascii", "replace").strip() == "restarted":
+                    state = "restarted"
+        fd = os.open(RELOAD_PENDING, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600, dir_fd=dfd)
+        owner = os.fstat(dfd)  # mail_owner's, as postfix-script's check wants of everything in there
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(state.encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        return f"cannot write {os.path.join(data_directory, RELOAD_PENDING)}: {exc.strerror}"
+    finally:
+        os.close(dfd)
+    return None
+
+
+def clear_reload_pending(data_directory: str) -> None:
+    """Remove the reload-pending marker of ``data_directory`` (a plain file only; never through a link)."""
+    with contextlib.suppress(OSError, PostfixMultiError):
+        dfd = _open_directory(data_directory)
+        try:
+            if stat.S_ISREG(os.stat(RELOAD_PENDING, dir_fd=dfd, follow_symlinks=False).st_mode):
+                os.unlink(RELOAD_PENDING, dir_fd=dfd)
+        finally:
+            os.close(dfd)

@@ -33,8 +33,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._re
 QUEUE_SUBDIRECTORIES = frozenset(
     {"active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "maildrop", "pid", "private", "public", "saved", "trace", "tlstrace"}
 )
-# Files Postfix keeps in a data directory: the master lock, the PRNG exchange file and caches.
-_DATA_FILE = re.compile(r"^(master\.lock|prng_exch|[a-z0-9_]*_?(cache|scache)(\.(db|lmdb|dir|pag|sdbm))?|[a-z0-9_]*\.lmdb)$")
+# Files Postfix keeps in a data directory: the master lock, the PRNG exchange file and caches; and the
+# reload-pending marker of postfix_multi_host (_io.RELOAD_PENDING).
+_DATA_FILE = re.compile(r"^(master\.lock|prng_exch|[a-z0-9_]*_?(cache|scache)(\.(db|lmdb|dir|pag|sdbm))?|[a-z0-9_]*\.lmdb|postfix_multi-reload-pending)$")
 # Files Postfix itself may leave in an instance's config directory besides main.cf/master.cf.
 _CONFIG_FILES = frozenset({"main.cf", "master.cf", "check-alias-maps-migration-done"})
 

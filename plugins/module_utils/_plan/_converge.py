@@ -45,7 +45,9 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._healt
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import (
     DirectoryLock,
     clear_quick_start,
+    clear_reload_pending,
     mark_quick_start,
+    mark_reload_pending,
     refuse_links,
     write_text,
 )
@@ -523,11 +525,13 @@ def _apply(
         if want_diff:
             report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
 
-    # 4. the validated edits, each reported once written
+    # 4. the validated edits, each reported once written; until its instance is reloaded, a marker in
+    # its data directory tells the next run to reload it, should this one be killed before that
     apply_changes = options.get("apply_changes", True) is not False
     written: list[Edit] = []
     map_reloads: list[str] = []
     reloading = False
+    pending = _pending_markers(reg, edits, actions["reload"], report) if apply_changes and not check_mode else {}
     try:
         if edits:
             _write_edits(facts, edits, check_mode, lambda edit: _written(report, written, edit, want_diff))
@@ -544,11 +548,13 @@ def _apply(
             _service(report, {"enabled": True}, check_mode, host)
         if apply_changes:
             reloading = True
-            _reload(report, edits, map_reloads, validate_on, check_mode, host)
+            _reload(report, edits, map_reloads, validate_on, check_mode, host, actions["reload"])
     except PostfixMultiError as exc:
-        if apply_changes and not reloading and not check_mode and (written or map_reloads):
-            _reload_after_failure(exc, report, written, map_reloads, validate_on, host)
+        if apply_changes and not reloading and not check_mode and (written or map_reloads or actions["reload"]):
+            _reload_after_failure(exc, report, written, map_reloads, validate_on, host, actions["reload"])
         raise
+    finally:
+        _clear_markers(report, pending)
     starts = []
     for item in actions["start"]:
         if check_mode and item["depends"]:
@@ -557,7 +563,10 @@ def _apply(
             report.changed = True
             continue
         starts.append({"name": item["instance"], "state": "started"})
-    _start_new(report, starts, fresh, check_mode, host)
+    try:
+        _start_new(report, starts, fresh, check_mode, host)
+    finally:
+        _clear_markers(report, pending)  # a start reads the files too
 
 
 def _written(report: _Report, written: list[Edit], edit: Edit, want_diff: bool) -> None:
@@ -565,25 +574,69 @@ def _written(report: _Report, written: list[Edit], edit: Edit, want_diff: bool) 
     _report_edit(report, edit, want_diff)
 
 
-def _reload(report: _Report, edits: t.Sequence[Edit], map_reloads: t.Sequence[str], validate_on: bool, check_mode: bool, host: ServiceHost) -> None:
-    """Reload (restart where a parameter needs it) the instances whose files or lookup tables changed;
-    ``postfix check`` first when the run did not validate the files."""
+def _reload(
+    report: _Report,
+    edits: t.Sequence[Edit],
+    map_reloads: t.Sequence[str],
+    validate_on: bool,
+    check_mode: bool,
+    host: ServiceHost,
+    pending: t.Sequence[t.Mapping[str, t.Any]] = (),
+) -> None:
+    """Reload (restart where a parameter needs it) the instances whose files or lookup tables changed,
+    and those an earlier run left to reload (``pending``, drift's ``reload`` actions); ``postfix
+    check`` first when the run did not validate the files."""
     if not validate_on and not check_mode:
         _services(report, [{"name": edit.instance, "state": "checked"} for edit in edits], check_mode, host)
     reloads = [{"name": edit.instance, "state": "restarted" if edit.restart_required else "reloaded"} for edit in edits]
     reloads += [{"name": name, "state": "reloaded"} for name in map_reloads if name not in {edit.instance for edit in edits}]
+    for item in pending:
+        if item["instance"] not in {request["name"] for request in reloads}:
+            report.action(item["instance"], item["describe"])
+            reloads.append({"name": item["instance"], "state": item["state"]})
     _services(report, reloads, check_mode, host)
 
 
+def _pending_markers(reg: Registry, edits: t.Sequence[Edit], pending: t.Sequence[t.Mapping[str, t.Any]], report: _Report) -> dict[str, str]:
+    """Leave the reload-pending marker of every instance whose files this run is about to write
+    (``_io.mark_reload_pending``); the data directories of the markers to remove once their
+    instance has been reloaded, restarted or started, by the name the service results give it."""
+    out = {}
+    for edit in edits:
+        inst = resolve_instance(reg, edit.instance)
+        problem = mark_reload_pending(inst.data_directory, "restarted" if edit.restart_required else "reloaded")
+        if problem:
+            report.warnings.append(f"{_label(edit.instance)}: {problem} (should this run stop before it reloads the instance, the next run will not know)")
+        else:
+            out[inst.label] = inst.data_directory
+    for item in pending:
+        found = reg.by_directory(item["config_directory"])
+        if found is not None:
+            out[found.label] = found.data_directory
+    return out
+
+
+def _clear_markers(report: _Report, pending: dict[str, str]) -> None:
+    """Remove the markers of the instances that have been reloaded, restarted or started by now."""
+    for label in [label for label in pending if any(label in report.done[key] for key in ("reloaded", "restarted", "started"))]:
+        clear_reload_pending(pending.pop(label))
+
+
 def _reload_after_failure(
-    exc: PostfixMultiError, report: _Report, written: t.Sequence[Edit], map_reloads: t.Sequence[str], validate_on: bool, host: ServiceHost
+    exc: PostfixMultiError,
+    report: _Report,
+    written: t.Sequence[Edit],
+    map_reloads: t.Sequence[str],
+    validate_on: bool,
+    host: ServiceHost,
+    pending: t.Sequence[t.Mapping[str, t.Any]] = (),
 ) -> None:
     """A run that fails after it wrote the files (or rebuilt the tables) of some instances still
     reloads those, as it would have: their new files passed validation, and a rerun finds them in
     sync and has no reason to reload them, so what runs would stay behind what the files say (a new
     master.cf service would never listen). A failure of that reload is added to ``exc``'s message."""
     try:
-        _reload(report, written, map_reloads, validate_on, False, host)
+        _reload(report, written, map_reloads, validate_on, False, host, pending)
     except PostfixMultiError as again:
         exc.msg = f"{exc.msg}; reloading the instances already changed failed too: {again.msg}"
         exc.args = (exc.msg,)

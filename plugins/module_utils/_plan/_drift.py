@@ -226,7 +226,18 @@ def compare(
     facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
     planner = Planner(reg, facts)
     init_needed = not reg.initialised
-    actions: dict[str, t.Any] = {"init": init_needed, "stop": [], "instances": [], "config": [], "master": [], "prune": [], "start": [], "boot": [], "maps": []}
+    actions: dict[str, t.Any] = {
+        "init": init_needed,
+        "stop": [],
+        "instances": [],
+        "config": [],
+        "master": [],
+        "prune": [],
+        "start": [],
+        "boot": [],
+        "maps": [],
+        "reload": [],
+    }
     report: list[dict[str, t.Any]] = []
 
     primary = reg.primary
@@ -259,6 +270,10 @@ def compare(
     if prune:
         actions["prune"] = [u["config_directory"] for u in undeclared]
 
+    if start:
+        leaving = set(actions["prune"]) | {d.name for d in declared if d.state != "present"}
+        actions["reload"] = _pending_reloads(facts, reg, leaving)
+
     systemd = False
     if boot is not None:
         commands = boot(reg)
@@ -266,7 +281,7 @@ def compare(
         if start and commands and not init_needed:
             actions["boot"] = commands
 
-    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "maps", "prune", "start", "boot")))
+    in_sync = not (init_needed or any(actions[key] for key in ("stop", "instances", "config", "master", "maps", "prune", "start", "boot", "reload")))
     return {
         "changed": False,
         "installed": True,
@@ -286,6 +301,25 @@ def compare(
         "problems": list(reg.problems),
         "summary": _summary(in_sync, init_needed, actions, undeclared),
     }
+
+
+def _pending_reloads(facts: DriftFacts, reg: Registry, leaving: t.Collection[str]) -> list[dict[str, t.Any]]:
+    """Running instances whose files an earlier postfix_multi_host run wrote and that it did not get
+    to reload (killed, or its reload failed): the files are in sync, but what runs is not
+    (``LocalFacts.reload_pending``). Not those that this run deports or removes."""
+    out = []
+    for inst in reg.instances:
+        if inst.name in leaving or inst.config_directory in leaving or not facts.is_running(inst.config_directory):
+            continue
+        state = facts.reload_pending(inst.config_directory, inst.data_directory)
+        if state is None:
+            continue
+        name = PRIMARY if inst.primary else inst.name or inst.config_directory
+        verb = "restart" if state == "restarted" else "reload"
+        shown = "the primary instance" if name == PRIMARY else name
+        describe = f"{verb} {shown}: an earlier run changed its files and did not get to {verb} it"
+        out.append({"instance": name, "config_directory": inst.config_directory, "state": state, "describe": describe})
+    return out
 
 
 class _RunningOnce(FactsOverlay):
@@ -484,6 +518,7 @@ def _summary(in_sync: bool, init_needed: bool, actions: t.Mapping[str, t.Any], u
         lines += [f"stop {name} before disabling it" for name in actions["stop"]]
         lines += [a["describe"] for key in ("instances", "config", "master", "maps") for a in actions[key]]
         lines += [f"deport (not declared): {d}" for d in actions["prune"]]
+        lines += [a["describe"] for a in actions["reload"]]
         lines += [a["describe"] for a in actions["start"]]
         lines += [f"start at boot exactly the enabled instances: {command}" for command in actions["boot"]]
     if undeclared and not actions["prune"]:

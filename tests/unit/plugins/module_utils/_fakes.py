@@ -40,6 +40,7 @@ class FakeFacts:
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symbolic link -> absolute target
     gaps: dict[str, str] = field(default_factory=dict)  # queue directory -> why set-permissions must run again
+    pending: dict[str, str] = field(default_factory=dict)  # config directory -> reloaded/restarted (an earlier run's marker)
 
     def __post_init__(self) -> None:
         for path in list(self.files):
@@ -86,6 +87,9 @@ class FakeFacts:
 
     def incomplete(self, queue_directory: str, data_directory: str, mail_owner: str) -> str | None:
         return self.gaps.get(queue_directory)
+
+    def reload_pending(self, config_directory: str, data_directory: str) -> str | None:
+        return self.pending.get(config_directory)
 
 
 def secondary_main(name: str | None, group: str | None = None, enabled: str | None = None, queue: str | None = None, data: str | None = None) -> str:

@@ -228,3 +228,25 @@ def test_boot_differences_break_sync_only_where_systemd_drives_postfix():
     assert (in_sync["systemd"], in_sync["in_sync"], in_sync["actions"]["boot"]) == (True, True, [])
     no_systemd = compare(converged(), [OUT], boot=lambda reg: None)
     assert (no_systemd["systemd"], no_systemd["in_sync"]) == (False, True)
+
+
+def test_an_instance_an_earlier_run_did_not_reload_is_reloaded():
+    """Files in sync, but an earlier run was stopped between writing them and reloading the
+    instance (its marker is there): the host is not in sync until the instance is reloaded, or
+    restarted where the change needs that; not when it does not run (its start reads the files), nor
+    when the design deports it."""
+    facts = converged()
+    facts.pending = {"/etc/postfix-out": "restarted", "/etc/postfix": "reloaded"}
+    result = compare(facts, [OUT])
+    assert result["in_sync"] is False
+    assert [(a["instance"], a["state"]) for a in result["actions"]["reload"]] == [("-", "reloaded"), ("postfix-out", "restarted")]
+    assert result["summary"] == [
+        "reload the primary instance: an earlier run changed its files and did not get to reload it",
+        "restart postfix-out: an earlier run changed its files and did not get to restart it",
+    ]
+    assert compare(facts, [OUT], start=False)["actions"]["reload"] == []
+    facts.running = {"/etc/postfix"}
+    assert [a["instance"] for a in compare(facts, [OUT])["actions"]["reload"]] == ["-"]
+    facts.running = {"/etc/postfix", "/etc/postfix-out"}
+    assert [a["instance"] for a in compare(facts, [dict(OUT, state="deported")])["actions"]["reload"]] == ["-"]
+    assert [a["instance"] for a in compare(facts, [], prune=True)["actions"]["reload"]] == ["-"]

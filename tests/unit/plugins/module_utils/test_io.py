@@ -280,3 +280,41 @@ def test_a_directory_name_the_file_system_refuses_is_an_operator_message(tmp_pat
     with pytest.raises(PostfixMultiError, match="cannot create .*: File name too long"):
         _io.create_directory(str(tmp_path / ("x" * 300)), 0o755, {"main.cf": ("a = 1\n", 0o644)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reload_pending_marker(tmp_path: Path) -> None:
+    """Left owned like the data directory (postfix check warns of anything else there), never
+    weakened from restarted to reloaded, never written or removed through a link; stale once the
+    master has started after it (its pid file is newer)."""
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts  # pylint: disable=import-outside-toplevel
+
+    data, queue, config = tmp_path / "data", tmp_path / "queue", tmp_path / "etc"
+    for directory in (data, queue / "pid", config):
+        directory.mkdir(parents=True)
+    (config / "main.cf").write_text(f"queue_directory = {queue}\ndata_directory = {data}\n")
+    marker = data / _io.RELOAD_PENDING
+    if ROOT:
+        os.chown(data, 65534, 65534)
+    facts = LocalFacts()
+    assert facts.reload_pending(str(config), str(data)) is None
+    assert _io.mark_reload_pending(str(data), "restarted") is None
+    assert _io.mark_reload_pending(str(data), "reloaded") is None
+    assert marker.read_text() == "restarted\n"
+    assert (marker.stat().st_uid, marker.stat().st_mode & 0o777) == (data.stat().st_uid, 0o600)
+    assert facts.reload_pending(str(config), str(data)) == "restarted"
+    pid = queue / "pid" / "master.pid"
+    pid.write_text("1\n")
+    os.utime(pid, ns=(marker.stat().st_mtime_ns + 10**9,) * 2)  # the master started after the marker
+    assert facts.reload_pending(str(config), str(data)) is None
+    os.utime(pid, ns=(marker.stat().st_mtime_ns - 10**9,) * 2)
+    assert facts.reload_pending(str(config), str(data)) == "restarted"
+    _io.clear_reload_pending(str(data))
+    assert not marker.exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("keep\n")
+    marker.symlink_to(elsewhere)
+    assert "cannot write" in (_io.mark_reload_pending(str(data), "reloaded") or "")
+    assert facts.reload_pending(str(config), str(data)) is None
+    _io.clear_reload_pending(str(data))
+    assert marker.is_symlink() and elsewhere.read_text() == "keep\n"
+    assert _io.mark_reload_pending(str(tmp_path / "missing"), "reloaded") is not None
