@@ -260,19 +260,25 @@ def test_a_run_that_fails_half_way_still_reloads_what_it_wrote(new_booted):
     assert host.module(MODULE, module_args=wanted)["changed"] is False
 
 
-def test_a_reload_that_did_not_happen_is_made_by_the_next_run(new_booted):
-    """postfix-out's main.cf is written, then its reload is refused (the operator masked its unit for
-    the moment). Its file is now in sync with the design, but what runs is not: the next run must
-    reload it, though no file differs, and the run after that is in sync."""
-    host = new_booted("mhpend")
+# Not Debian 13: there the reload of postfix-out succeeded with postmulti not executable and with its
+# unit masked (tried), so neither fault stops it; test_other_releases covers the marker's round trip on it
+@pytest.mark.parametrize("release", [None, "bullseye"])
+def test_a_reload_that_did_not_happen_is_made_by_the_next_run(new_booted, release):
+    """postfix-out's main.cf is written, then its reload fails (the postmulti that the unit's
+    ExecReload runs cannot be executed for the moment). Its file is now in sync with the design, but what runs is not: the next run must
+    reload it, though no file differs, and the run after that is in sync (Postfix 3.7, and 3.5 on
+    Debian 11: the marker's owner keeps postfix check quiet)."""
+    host = new_booted("mhpend", release=release)
     assert host.module(MODULE, module_args=design(host))["changed"] is True
     wanted = design(host)
     wanted["instances"][0]["parameters"]["smtpd_banner"] = "$myhostname ESMTP pending"
-    host.run("systemctl", "mask", "--runtime", "postfix@postfix-out")
-    refused = host.module(MODULE, module_args=wanted)
-    assert refused.get("failed") is True and "masked" in refused["msg"], refused
-    assert refused["done"] == ["changed postfix-out: smtpd_banner"], refused
-    host.run("systemctl", "unmask", "--runtime", "postfix@postfix-out")
+    host.run("chmod", "a-x", "/usr/sbin/postmulti")
+    try:
+        refused = host.module(MODULE, module_args=wanted)
+    finally:
+        host.run("chmod", "755", "/usr/sbin/postmulti")
+    assert refused.get("failed") is True and "postfix-out" in refused["msg"], refused
+    assert refused["done"] == ["changed postfix-out: smtpd_banner"] and refused["reloaded"] == [], refused
 
     checked = host.module(MODULE, check=True, module_args=wanted)
     assert checked["changed"] is True and checked["drift"] == ["reload postfix-out: an earlier run changed its files and did not get to reload it"]

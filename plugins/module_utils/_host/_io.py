@@ -470,8 +470,14 @@ def clear_quick_start(path: str) -> str | None:
     """Remove a quick-start marker that ``mark_quick_start`` made and no start took, so that the
     instance's next start checks its integrity again; a plain file only, never through a link.
     None, or why it is still there."""
+    return _remove_marker(path)
+
+
+def _remove_marker(path: str) -> str | None:
+    """Remove the marker file ``path`` that this collection left (a plain file only, never through a
+    link); None (also when it is gone already), or why it is still there."""
     if not os.path.lexists(path):
-        return None  # taken by postfix start
+        return None
     directory, name = os.path.split(path)
     try:
         dfd = _open_directory(directory)
@@ -480,7 +486,7 @@ def clear_quick_start(path: str) -> str | None:
     try:
         info = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         if not stat.S_ISREG(info.st_mode):
-            return f"{path} is no longer the file this run made"
+            return f"{path} is no longer a plain file (left as it is)"
         os.unlink(name, dir_fd=dfd)
     except FileNotFoundError:
         pass
@@ -577,12 +583,7 @@ def mark_reload_pending(data_directory: str, state: str) -> str | None:
     return None
 
 
-def clear_reload_pending(data_directory: str) -> None:
-    """Remove the reload-pending marker of ``data_directory`` (a plain file only; never through a link)."""
-    with contextlib.suppress(OSError, PostfixMultiError):
-        dfd = _open_directory(data_directory)
-        try:
-            if stat.S_ISREG(os.stat(RELOAD_PENDING, dir_fd=dfd, follow_symlinks=False).st_mode):
-                os.unlink(RELOAD_PENDING, dir_fd=dfd)
-        finally:
-            os.close(dfd)
+def clear_reload_pending(data_directory: str) -> str | None:
+    """Remove the reload-pending marker of ``data_directory`` (a plain file only; never through a
+    link); None, or why it is still there."""
+    return _remove_marker(os.path.join(data_directory, RELOAD_PENDING))

@@ -617,9 +617,12 @@ def _pending_markers(reg: Registry, edits: t.Sequence[Edit], pending: t.Sequence
 
 
 def _clear_markers(report: _Report, pending: dict[str, str]) -> None:
-    """Remove the markers of the instances that have been reloaded, restarted or started by now."""
+    """Remove the markers of the instances that have been reloaded, restarted or started by now; one
+    that stays makes every later run reload its instance, so the run says so."""
     for label in [label for label in pending if any(label in report.done[key] for key in ("reloaded", "restarted", "started"))]:
-        clear_reload_pending(pending.pop(label))
+        problem = clear_reload_pending(pending.pop(label))
+        if problem:
+            report.warnings.append(f"{label}: {problem}: remove it by hand, or every run reloads the instance again")
 
 
 def _reload_after_failure(

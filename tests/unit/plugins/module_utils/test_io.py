@@ -308,13 +308,14 @@ def test_the_reload_pending_marker(tmp_path: Path) -> None:
     assert facts.reload_pending(str(config), str(data)) is None
     os.utime(pid, ns=(marker.stat().st_mtime_ns - 10**9,) * 2)
     assert facts.reload_pending(str(config), str(data)) == "restarted"
-    _io.clear_reload_pending(str(data))
+    assert _io.clear_reload_pending(str(data)) is None
     assert not marker.exists()
+    assert _io.clear_reload_pending(str(data)) is None  # gone already
     elsewhere = tmp_path / "elsewhere"
     elsewhere.write_text("keep\n")
     marker.symlink_to(elsewhere)
     assert "cannot write" in (_io.mark_reload_pending(str(data), "reloaded") or "")
     assert facts.reload_pending(str(config), str(data)) is None
-    _io.clear_reload_pending(str(data))
+    assert "no longer a plain file" in (_io.clear_reload_pending(str(data)) or "")
     assert marker.is_symlink() and elsewhere.read_text() == "keep\n"
     assert _io.mark_reload_pending(str(tmp_path / "missing"), "reloaded") is not None
