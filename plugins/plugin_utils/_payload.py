@@ -73,7 +73,7 @@ def payload_key(version: str, stat_roots: t.Sequence[str], content_roots: t.Sequ
     return digest.hexdigest()[:32]
 
 
-def _private(info: os.stat_result, kind: int) -> bool:
+def private(info: os.stat_result, kind: int) -> bool:
     """A file or directory of this user, of the expected kind, that no one else can write."""
     return stat.S_IFMT(info.st_mode) == kind and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
@@ -86,7 +86,7 @@ def store_directory(local_tmp: str, key: str) -> str | None:
     for directory in (path, keyed):
         with contextlib.suppress(FileExistsError):
             os.mkdir(directory, 0o700)
-        if not _private(os.lstat(directory), stat.S_IFDIR):
+        if not private(os.lstat(directory), stat.S_IFDIR):
             return None
     return keyed
 
@@ -105,7 +105,7 @@ def _copy(source: str, target_directory: str, name: str) -> bool:
             return False
         raise
     with os.fdopen(fd, "rb") as reader:
-        if not _private(os.fstat(reader.fileno()), stat.S_IFREG):
+        if not private(os.fstat(reader.fileno()), stat.S_IFREG):
             return False
         temporary = os.path.join(target_directory, f".{name}.{os.getpid()}.tmp")
         try:
