@@ -27,7 +27,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _io, _runner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import RealPaths
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import DEFAULT_PARAMETERS, FALLBACK_DEFAULTS
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import FALLBACK_DEFAULTS
 
 if t.TYPE_CHECKING:
     from typing import Protocol  # novermin: new in Python 3.8, read by mypy only
@@ -175,22 +175,30 @@ class LocalFacts:
 
     def __init__(self) -> None:
         self._defaults: dict[str, str] | None = None
+        self._compiled: dict[str, str] | None = None
         self._real = RealPaths()
 
     def forget(self) -> None:
         """Forget what was learnt about paths (call after changing directories)."""
         self._real.forget()
 
-    def defaults(self) -> dict[str, str]:
-        """Compiled-in defaults of this Postfix (``postconf -d``), read once."""
-        if self._defaults is None:
+    def compiled_defaults(self) -> dict[str, str]:
+        """Every compiled-in default of this Postfix (``postconf -d``), read once: the directories and
+        names of ``defaults`` and what the health probes derive listeners from, one process for both."""
+        if self._compiled is None:
             postconf = find_postfix_command("postconf")
-            result = _runner.run([postconf, "-d", *DEFAULT_PARAMETERS])
+            result = _runner.run([postconf, "-d"])
             if result.rc != 0:
                 raise PostfixMultiError(f"postconf -d failed (rc={result.rc}): {result.output}", **result.as_dict())
-            values = dict(FALLBACK_DEFAULTS)
-            values.update(parse_postconf_lines(result.stdout))
-            self._defaults = values
+            self._compiled = parse_postconf_lines(result.stdout)
+        return self._compiled
+
+    def defaults(self) -> dict[str, str]:
+        """The compiled-in directories and names that locate instances (``FALLBACK_DEFAULTS``' names); those
+        that this Postfix does not know (older releases) from ``FALLBACK_DEFAULTS``."""
+        if self._defaults is None:
+            compiled = self.compiled_defaults()
+            self._defaults = {name: compiled.get(name, fallback) for name, fallback in FALLBACK_DEFAULTS.items()}
         return self._defaults
 
     def postfix(self) -> str:

@@ -27,7 +27,7 @@ import typing as t
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host import _runner
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES, LocalFacts, find_postfix_command, parse_postconf_lines
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import MAIL_QUEUES, LocalFacts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._info import describe
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._listeners import (
     BANNER,
@@ -192,19 +192,12 @@ class LocalHealthHost:
     def __init__(self, facts: LocalFacts | None = None) -> None:
         self.facts = facts or LocalFacts()
         self.network: Network = LocalNetwork()
-        self._compiled: dict[str, str] | None = None
 
     def defaults(self) -> dict[str, str]:
         return self.facts.defaults()
 
     def compiled_defaults(self) -> dict[str, str]:
-        if self._compiled is None:
-            postconf = find_postfix_command("postconf", self.facts.defaults().get("command_directory"))
-            result = _runner.run([postconf, "-d"])
-            if result.rc != 0:
-                raise PostfixMultiError(f"postconf -d failed (rc={result.rc}): {result.output}", **result.as_dict())
-            self._compiled = parse_postconf_lines(result.stdout)
-        return self._compiled
+        return self.facts.compiled_defaults()
 
     def read_text(self, path: str) -> str | None:
         return self.facts.read_text(path)

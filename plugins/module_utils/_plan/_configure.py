@@ -26,7 +26,6 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._error
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import BACKUP, UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, refuse_links, write_text
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import SHARED_PARAMETERS
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import (
     MainCf,
@@ -246,6 +245,8 @@ def _edit_instance_file(options: Mapping[str, t.Any], name: str, replan: t.Calla
         if plan.changed:
             refuse_links([path])
         if plan.changed and options.get("validate", True):
+            from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate  # pylint: disable=import-outside-toplevel
+
             postconf, postfix = postfix_commands(facts)
             warnings = validate(inst.config_directory, {name: after}, postconf=postconf, postfix=postfix, check_master=name == "master.cf")
         if plan.changed and not check_mode:

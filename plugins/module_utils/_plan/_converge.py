@@ -53,7 +53,6 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io im
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     is_protected,
     plan_config,
@@ -63,7 +62,6 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._confi
     text_diff,
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import PRIMARY, compare
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import manage_init, manage_instance, staged_configuration
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._logging import LOGGING_OPTIONS, expand_design, missing_log_directories
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import (
     MAP_OPTIONS,
@@ -226,6 +224,7 @@ def _validate_all(facts: LocalFacts, jobs: t.Sequence[tuple[str, str, dict[str, 
     if not jobs:
         return {}
     postconf, postfix = postfix_commands(facts)
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate  # pylint: disable=import-outside-toplevel
 
     def one(job: tuple[str, str, dict[str, str]]) -> tuple[list[str], str | None]:
         instance, directory, files = job
@@ -457,6 +456,14 @@ def _apply(
     report: _Report,
     tls: t.Mapping[str, TlsSpec],
 ) -> None:
+    # only a run that changes something compiles the life-cycle code (the module's source is compiled
+    # on every call: see _core._zipload)
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import (  # pylint: disable=import-outside-toplevel
+        manage_init,
+        manage_instance,
+        staged_configuration,
+    )
+
     actions = drift["actions"]
     validate_on = options.get("validate", True) is not False
     start = bool(options.get("start", True))

@@ -52,9 +52,6 @@ FALLBACK_DEFAULTS: dict[str, str] = {
     "alternate_config_directories": "",
 }
 
-# Parameters read from ``postconf -d`` once per run.
-DEFAULT_PARAMETERS = tuple(FALLBACK_DEFAULTS)
-
 # Shared installation directories that no instance directory may coincide with (claims).
 SHARED_CLAIMED = ("command_directory", "daemon_directory", "shlib_directory")
 

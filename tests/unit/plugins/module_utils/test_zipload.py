@@ -78,3 +78,22 @@ def test_nothing_changes_outside_a_zip() -> None:
     """Imported from files (tests, ansible-test, an exploded payload): no finder is installed."""
     assert not any(isinstance(finder, _zipload._ZipFinder) for finder in sys.meta_path)
     assert _zipload._ZipFinder().find_spec(_zipload.PREFIX + "plugins.module_utils._core", [str(Path(_zipload.__file__).parent)]) is None
+
+
+# what only a run that creates, validates or changes something needs: the module's source is compiled on
+# every call (above), so postfix_multi_host leaves these to the code paths that use them
+NOT_FOR_A_NO_OP = ("_plan._lifecycle", "_plan._apply", "_host._validate", "_host._drain", "_postfix._values", "_postfix._paramtable")
+
+
+def test_the_host_module_imports_only_what_a_run_without_changes_needs() -> None:
+    collections = Path(_zipload.__file__).parents[6]
+    code = (
+        "import json, sys\n"
+        "import ansible_collections.mailops.postfix_multi.plugins.modules.postfix_multi_host\n"
+        f"print(json.dumps(sorted(m.rpartition('module_utils.')[2] for m in sys.modules if m.startswith('{_zipload.PREFIX}plugins.module_utils.'))))"
+    )
+    env_path = [str(collections), *sys.path]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": ":".join(env_path)})
+    loaded = json.loads(out.stdout)
+    assert "_plan._converge" in loaded and "_plan._drift" in loaded and "_host._health" in loaded
+    assert [name for name in NOT_FOR_A_NO_OP if name in loaded] == []
