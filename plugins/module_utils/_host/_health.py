@@ -192,6 +192,28 @@ class LocalHealthHost:
     def __init__(self, facts: LocalFacts | None = None) -> None:
         self.facts = facts or LocalFacts()
         self.network: Network = LocalNetwork()
+        self._early: dict[str, concurrent.futures.Future[tuple[bool, str]]] = {}
+
+    def start_statuses(self, directories: t.Sequence[str]) -> None:
+        """Ask ``postfix status`` now, in the background, for each of ``directories`` that the master's
+        lock cannot answer (``status``): a caller that changes nothing before its health check does not
+        wait for them then. ``discard_statuses`` once anything was changed."""
+        asked = []
+        for directory in dict.fromkeys(directories):
+            try:
+                if directory not in self._early and not self.facts.runs_as_configured(directory):
+                    asked.append(directory)
+            except Exception:  # noqa: BLE001 # pylint: disable=broad-exception-caught
+                continue  # an early answer only saves time: status() will ask, and say what is wrong
+        if not asked:
+            return
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(asked)))
+        self._early.update((directory, pool.submit(self._postfix_status, directory)) for directory in asked)
+        pool.shutdown(wait=False)  # the calls run on; status() waits for the one it needs
+
+    def discard_statuses(self) -> None:
+        """Forget the answers of ``start_statuses`` (the host changed since they were asked)."""
+        self._early.clear()
 
     def defaults(self) -> dict[str, str]:
         return self.facts.defaults()
@@ -208,8 +230,14 @@ class LocalHealthHost:
         # that postfix(1) reads has changed since the master started, the lock is all it could add
         # (LocalFacts.runs_as_configured); else postfix status itself, its terminal as stderr:
         # postfix tells why only there (see _runner)
+        early = self._early.pop(config_directory, None)
+        if early is not None:
+            return early.result()
         if self.facts.runs_as_configured(config_directory):
             return True, ""
+        return self._postfix_status(config_directory)
+
+    def _postfix_status(self, config_directory: str) -> tuple[bool, str]:
         result = _runner.run([self.facts.postfix(), "-c", config_directory, "status"], tty=True)
         return result.rc == 0, result.output
 

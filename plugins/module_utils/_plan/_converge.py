@@ -359,6 +359,15 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     design = _expanded(facts, options, instances)
     start = bool(options.get("start", True))
     service_host = host or ServiceHost(facts)
+    health_host = LocalHealthHost(facts) if options.get("probe") else None
+
+    def boot(reg: Registry) -> list[str] | None:
+        # compare() runs this beside the comparison; so do the health check's postfix status
+        # calls, whose answers serve a run that changes nothing
+        if health_host is not None:
+            health_host.start_statuses([inst.config_directory for inst in reg.instances])
+        return boot_drift(reg, service_host)
+
     drift = compare(
         facts,
         design["instances"],
@@ -366,7 +375,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         primary_absent_parameters=design["primary_absent_parameters"],
         prune=state == "overridden",
         start=start,
-        boot=lambda reg: boot_drift(reg, service_host),
+        boot=boot,
         primary_maps=options.get("primary_maps") or [],
         primary_master=design["primary_master"],
     )
@@ -400,14 +409,16 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     if shown_instances != list(options.get("instances") or []) or shown_maps != list(options.get("primary_maps") or []):
         # the values of secret tables stay out of the arguments Ansible returns as "invocation"
         result["invocation"] = {"module_args": dict(options, instances=shown_instances, primary_maps=shown_maps)}
-    if options.get("probe"):
+    if health_host is not None:
         if check_mode and not drift["in_sync"]:
             result["health"] = None
             result["warnings"].append("probe: skipped in check mode, where the host is not changed yet")
         else:
             facts.forget()  # the paths learnt before the changes; the compiled-in defaults stay (postconf -d ran once)
+            if report.changed or not drift["in_sync"]:
+                health_host.discard_statuses()
             health = check(
-                LocalHealthHost(facts),
+                health_host,
                 options.get("probes") or [],
                 options.get("replace_probes") or [],
                 float(options.get("probe_timeout") or 30.0),

@@ -219,10 +219,16 @@ def compare(
 
     ``boot`` (with ``start``) lists what would make exactly the enabled instances start at boot
     (``postfix_service`` with ``enabled: true``); it returns None where systemd does not drive
-    Postfix, and ``systemd`` in the result says which."""
+    Postfix, and ``systemd`` in the result says which. It runs beside the rest of the comparison
+    (it waits for systemctl)."""
     declared = declared_from(instances)
     primary_tables = check_design_maps("primary_maps", list(primary_maps))
     reg = Registry.load(facts.defaults(), facts.read_text)
+    booting = None
+    if boot is not None:
+        early = ThreadPoolExecutor(max_workers=1)
+        booting = early.submit(boot, reg)
+        early.shutdown(wait=False)  # the call runs on; booting.result() waits for it
     facts = _RunningOnce(facts, [inst.config_directory for inst in reg.instances])
     planner = Planner(reg, facts)
     init_needed = not reg.initialised
@@ -275,8 +281,8 @@ def compare(
         actions["reload"] = _pending_reloads(facts, reg, leaving)
 
     systemd = False
-    if boot is not None:
-        commands = boot(reg)
+    if booting is not None:
+        commands = booting.result()
         systemd = commands is not None
         if start and commands and not init_needed:
             actions["boot"] = commands

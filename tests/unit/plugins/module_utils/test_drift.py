@@ -230,6 +230,39 @@ def test_boot_differences_break_sync_only_where_systemd_drives_postfix():
     assert (no_systemd["systemd"], no_systemd["in_sync"]) == (False, True)
 
 
+def test_the_boot_check_runs_beside_the_comparison_and_its_failure_is_the_comparisons():
+    """compare() starts the boot check (a systemctl call) first and collects it last: the comparison goes on
+    meanwhile, and what the boot check raises is raised by compare()."""
+    import threading
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow_boot(reg):
+        started.set()
+        assert release.wait(5)
+        return []
+
+    facts = converged()
+    running = facts.is_running
+
+    def is_running(directory):
+        # asked by the comparison after the registry is read: the boot check has started and still waits
+        if started.wait(2):
+            release.set()
+        return running(directory)
+
+    facts.is_running = is_running
+    assert compare(facts, [OUT], boot=slow_boot)["in_sync"] is True
+    assert release.is_set()
+
+    def broken(reg):
+        raise PostfixMultiError("systemd drives Postfix here, but systemctl was not found")
+
+    with pytest.raises(PostfixMultiError, match="systemctl was not found"):
+        compare(converged(), [OUT], boot=broken)
+
+
 def test_an_instance_an_earlier_run_did_not_reload_is_reloaded():
     """Files in sync, but an earlier run was stopped between writing them and reloading the
     instance (its marker is there): the host is not in sync until the instance is reloaded, or

@@ -407,3 +407,41 @@ def test_malformed_queue_limits_are_refused(limits: dict[str, t.Any], message: s
     with pytest.raises(PostfixMultiError) as caught:
         check(lab(), timeout=1, prober=Prober(), queue_limits=limits)
     assert caught.value.msg == message
+
+
+class _StatusFacts:
+    """LocalFacts' answers for status(): which directories the master's lock answers, and one that breaks."""
+
+    def __init__(self) -> None:
+        self.lock_answers = {"/etc/postfix-a": True, "/etc/postfix-b": False, "/etc/postfix-c": False}
+
+    def runs_as_configured(self, directory: str) -> bool:
+        if directory == "/etc/postfix-broken":
+            raise ValueError("cannot be read")
+        return self.lock_answers[directory]
+
+
+def test_statuses_asked_early_serve_one_check_and_are_dropped_after_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import LocalHealthHost
+
+    host = LocalHealthHost(_StatusFacts())  # type: ignore[arg-type]
+    asked: list[str] = []
+    answers = iter([(True, ""), (False, "the Postfix mail system is not running"), (True, "later")])
+
+    def postfix_status(directory: str) -> tuple[bool, str]:
+        asked.append(directory)
+        return next(answers)
+
+    monkeypatch.setattr(host, "_postfix_status", postfix_status)
+    # only what the lock cannot answer costs a postfix process; a directory that breaks is left to status()
+    host.start_statuses(["/etc/postfix-a", "/etc/postfix-b", "/etc/postfix-c", "/etc/postfix-broken", "/etc/postfix-b"])
+    assert host.status("/etc/postfix-a") == (True, "")
+    assert {host.status("/etc/postfix-b"), host.status("/etc/postfix-c")} == {(True, ""), (False, "the Postfix mail system is not running")}
+    assert sorted(asked) == ["/etc/postfix-b", "/etc/postfix-c"]
+    # an early answer serves once: asked again, postfix is asked again
+    assert host.status("/etc/postfix-b") == (True, "later") and sorted(asked) == ["/etc/postfix-b", "/etc/postfix-b", "/etc/postfix-c"]
+    # after a change the early answers are not used: postfix is asked (the fake has no answer left)
+    host.start_statuses(["/etc/postfix-c"])
+    host.discard_statuses()
+    with pytest.raises(StopIteration):
+        host.status("/etc/postfix-c")
