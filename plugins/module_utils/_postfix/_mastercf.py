@@ -129,8 +129,13 @@ def _has_blank(text: str) -> bool:
     return _BLANK_RE.search(text) is not None
 
 
+_FIELD_RE = re.compile(r"[^ \t\r\n]+")  # a field of a line without {}: a run of non-BLANKS
+
+
 def _tokenize(text: str) -> list[str]:
     """mystrtokq(text, BLANKS, "{}") repeatedly: fields with balanced {} groups kept whole."""
+    if "{" not in text:
+        return _FIELD_RE.findall(text)
     tokens: list[str] = []
     pos = 0
     end = len(text)
@@ -489,6 +494,10 @@ def _edit_key(line: str) -> tuple[str, str] | str:
     return (name, kind)
 
 
+_PARSED: dict[str, MasterCf] = {}  # MasterCf.parse: text -> its model (the class has no subclasses)
+_PARSED_KEPT = 64
+
+
 class MasterCf:
     """An immutable, lossless model of a master.cf text."""
 
@@ -526,8 +535,17 @@ class MasterCf:
 
     @classmethod
     def parse(cls, text: str) -> MasterCf:
-        """Parse any string; never fails. ``MasterCf.parse(t).render() == t`` for every ``t``."""
-        return cls(text)
+        """Parse any string; never fails. ``MasterCf.parse(t).render() == t`` for every ``t``.
+
+        The model is immutable, so a text parsed before (a run reads each instance's master.cf for
+        the comparison and again for the health check) gives the same object."""
+        parsed = _PARSED.get(text)
+        if parsed is None:
+            parsed = cls(text)
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[text] = parsed
+        return parsed
 
     def render(self) -> str:
         """The text, byte for byte."""

@@ -314,9 +314,9 @@ class Registry:
     def claims(self) -> list[tuple[str, str, str]]:
         """(value, owner directory, parameter) in registration order, as postmulti claims them."""
         out: list[tuple[str, str, str]] = []
+        lookup = self._lookup(self.primary_cf, self.primary_directory)
         for param in SHARED_CLAIMED:
             value = self.defaults.get(param, "")
-            lookup = self._lookup(self.primary_cf, self.primary_directory)
             value = expand(self.primary_cf.raw(param) or value, lookup)
             if value.startswith("/"):
                 out.append((value, self.primary_directory, param))
