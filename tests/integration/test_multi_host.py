@@ -260,6 +260,40 @@ def test_a_run_that_fails_half_way_still_reloads_what_it_wrote(new_booted):
     assert host.module(MODULE, module_args=wanted)["changed"] is False
 
 
+def test_a_successful_status_is_remembered_only_while_main_cf_stays(new_booted):
+    """The primary's main.cf edited after its master started (as postmulti -e create registers instances): the
+    health gate runs postfix status once, remembers what it read in the data directory, and tells the same
+    from the master's lock afterwards - not once main.cf changes, and never in check mode."""
+    host = new_booted("mhstat")
+    args = {**design(host), "probe": True, "probe_timeout": 60}
+    assert host.module(MODULE, module_args=args)["changed"] is True
+    stamp = "/var/lib/postfix/postfix_multi-status-ok"
+    host.run("rm", "-f", stamp)
+    host.run("touch", "/etc/postfix/main.cf")  # newer than the primary's master.pid
+
+    looked = host.module(MODULE, check=True, module_args=args)
+    assert looked["changed"] is False and looked["health"]["passed"] is True, looked
+    assert host.run("test", "-e", stamp, check=False).returncode != 0  # check mode leaves nothing
+    gated = host.module(MODULE, module_args=args)
+    assert gated["changed"] is False and gated["health"]["passed"] is True, gated
+    assert host.run("stat", "-c", "%U %a", stamp).stdout.split() == ["postfix", "600"]
+    assert host.run("postfix", "check").stdout == ""  # nothing in the data directory it does not want there
+
+    # told from the lock: without a postfix program to run, the gate still passes
+    host.run("chmod", "a-x", "/usr/sbin/postfix")
+    try:
+        told = host.module(MODULE, module_args=args)
+    finally:
+        host.run("chmod", "a+x", "/usr/sbin/postfix")
+    assert told["changed"] is False and told["health"]["passed"] is True, told
+
+    # main.cf changed: postfix status again, and what it says now (the running master keeps what it read)
+    host.run("postconf", "-e", "inet_protocols = bogus")
+    broken = host.module(MODULE, module_args=args)
+    assert broken.get("failed") is True and broken["stage"] == "health", broken
+    assert "/etc/postfix status says: " in broken["msg"] and "inet_protocols" in broken["msg"], broken["msg"]
+
+
 # Not Debian 13: there the reload of postfix-out succeeded with postmulti not executable and with its
 # unit masked (tried), so neither fault stops it; test_other_releases covers the marker's round trip on it
 @pytest.mark.parametrize("release", [None, "bullseye"])

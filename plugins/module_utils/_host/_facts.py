@@ -250,6 +250,42 @@ class LocalFacts:
         pid_file = self.master_pid_file(config_directory)
         return None if pid_file is None else master_lock_held(pid_file)
 
+    def status_key(self, config_directory: str, pid_file: str) -> str | None:
+        """What ``postfix -c DIR status`` depends on besides the lock: the instance's main.cf and the
+        default one (postfix(1) reads both: a -c directory must be listed there), as files, and which
+        master runs (its pid file); None when one of them cannot be read."""
+        default = os.path.join(self.defaults()["config_directory"], "main.cf")
+        parts = []
+        for path in dict.fromkeys((os.path.join(config_directory, "main.cf"), default, pid_file)):
+            try:
+                info = os.stat(path)
+            except OSError:
+                return None
+            parts.append(f"{path} {info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}")
+        return "\n".join(parts)
+
+    def remember_status(self, config_directory: str, key: str) -> None:
+        """After ``postfix -c DIR status`` succeeded on what ``key`` (``status_key`` before it ran) says:
+        leave it in the instance's data directory, if nothing of it changed meanwhile, for
+        ``runs_as_configured``."""
+        text = self.read_text(os.path.join(config_directory, "main.cf"))
+        pid_file = self.master_pid_file(config_directory, text)
+        data_directory = self.data_directory(config_directory, text)
+        if pid_file is not None and data_directory is not None and self.status_key(config_directory, pid_file) == key:
+            _io.remember_status(data_directory, key)
+
+    def data_directory(self, config_directory: str, text: str | None) -> str | None:
+        """``$data_directory`` of the instance where its main.cf (``text``) names it plainly (the
+        default for the default instance); None where only Postfix itself can tell."""
+        if text is None:
+            return None
+        found = MainCf.parse(text).get("data_directory")
+        if found is None and os.path.realpath(config_directory) == os.path.realpath(self.defaults()["config_directory"]):
+            found = self.defaults().get("data_directory")
+        if not found or "$" in found or not found.startswith("/"):
+            return None
+        return found
+
     def master_pid_file(self, config_directory: str, text: str | None = None) -> str | None:
         """``$queue_directory/pid/master.pid`` of the instance, where its main.cf (``text``, read when not
         given) names the queue directory plainly; None where only Postfix itself can tell."""
@@ -270,20 +306,25 @@ class LocalFacts:
         True only when all of these hold: the master holds the lock on its pid file (what ``master -t``,
         behind ``postfix status``, tests); main.cf and master.cf are older than that pid file, which
         master(8) writes when it starts, so the running master read these very files, and postfix(1)
-        read them without a fatal error to start it; and the mail_owner and setgid_group they name still
-        exist (mail_params_init() in src/global/mail_params.c refuses a configuration whose user or group
-        is gone). Anything else (a file changed since the start or a reload, a ``$`` in a name, a queue
-        directory only Postfix can work out) is False: the caller asks ``postfix status`` itself."""
+        read them without a fatal error to start it - or else a ``postfix status`` that succeeded since
+        this master started read this very main.cf (``remember_status``); and the mail_owner and
+        setgid_group they name still exist (mail_params_init() in src/global/mail_params.c refuses a
+        configuration whose user or group is gone). Anything else (a file changed since, a ``$`` in a
+        name, a queue directory only Postfix can work out) is False: the caller asks ``postfix status``."""
         text = self.read_text(os.path.join(config_directory, "main.cf"))
         pid_file = self.master_pid_file(config_directory, text)
         if text is None or pid_file is None:
             return False
         try:
             started = os.lstat(pid_file).st_mtime
-            if any(os.stat(os.path.join(config_directory, name)).st_mtime >= started for name in ("main.cf", "master.cf")):
-                return False
+            newer = any(os.stat(os.path.join(config_directory, name)).st_mtime >= started for name in ("main.cf", "master.cf"))
         except OSError:
             return False
+        if newer:
+            data_directory = self.data_directory(config_directory, text)
+            key = self.status_key(config_directory, pid_file)
+            if data_directory is None or key is None or _io.remembered_status(data_directory) != key:
+                return False
         main = MainCf.parse(text)
         owner = main.get("mail_owner") or self.defaults().get("mail_owner") or "postfix"
         group = main.get("setgid_group") or self.defaults().get("setgid_group") or "postdrop"

@@ -189,9 +189,13 @@ class LocalNetwork:
 class LocalHealthHost:
     """This machine: files, ``postconf -d``, ``postfix status`` (via _facts.LocalFacts), its network."""
 
-    def __init__(self, facts: LocalFacts | None = None) -> None:
+    def __init__(self, facts: LocalFacts | None = None, remember: bool = False) -> None:
+        """``remember``: leave what a successful ``postfix status`` read in the instance's data directory,
+        so that a later check tells the same from the master's lock (LocalFacts.runs_as_configured);
+        never in check mode."""
         self.facts = facts or LocalFacts()
         self.network: Network = LocalNetwork()
+        self.remember = remember
         self._early: dict[str, concurrent.futures.Future[tuple[bool, str]]] = {}
 
     def start_statuses(self, directories: t.Sequence[str]) -> None:
@@ -238,8 +242,15 @@ class LocalHealthHost:
         return self._postfix_status(config_directory)
 
     def _postfix_status(self, config_directory: str) -> tuple[bool, str]:
+        key = self._status_key(config_directory) if self.remember else None
         result = _runner.run([self.facts.postfix(), "-c", config_directory, "status"], tty=True)
+        if result.rc == 0 and key is not None:
+            self.facts.remember_status(config_directory, key)
         return result.rc == 0, result.output
+
+    def _status_key(self, config_directory: str) -> str | None:
+        pid_file = self.facts.master_pid_file(config_directory)
+        return None if pid_file is None else self.facts.status_key(config_directory, pid_file)
 
     def queue_counts(self, queue_directory: str) -> dict[str, int]:
         return self.facts.queue_counts(queue_directory)

@@ -562,25 +562,77 @@ def mark_reload_pending(data_directory: str, state: str) -> str | None:
         dfd = _open_directory(data_directory)
     except PostfixMultiError as exc:
         return exc.msg
-    flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with contextlib.suppress(OSError):
-            fd = os.open(RELOAD_PENDING, os.O_RDONLY | flags, dir_fd=dfd)
-            with os.fdopen(fd, "rb") as handle:
-                if handle.read().decode("ascii", "replace").strip() == "restarted":
-                    state = "restarted"
-        fd = os.open(RELOAD_PENDING, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600, dir_fd=dfd)
-        owner = os.fstat(dfd)  # mail_owner's, as postfix-script's check wants of everything in there
-        os.fchown(fd, owner.st_uid, owner.st_gid)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(state.encode() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        if _read_marker(dfd, RELOAD_PENDING) == "restarted":
+            state = "restarted"
+        _write_marker(dfd, RELOAD_PENDING, state + "\n")
     except OSError as exc:
         return f"cannot write {os.path.join(data_directory, RELOAD_PENDING)}: {exc.strerror}"
     finally:
         os.close(dfd)
     return None
+
+
+def _read_marker(dfd: int, name: str) -> str | None:
+    """The text of the marker ``name`` in the directory ``dfd`` (a plain file, never through a link);
+    None when there is none."""
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(_MARKER_LIMIT).decode("utf-8", "replace").strip()
+
+
+def _write_marker(dfd: int, name: str, text: str) -> None:
+    """Write the marker ``name`` in the directory ``dfd``, owned like the directory (postfix-script's
+    check wants everything in a data directory owned by mail_owner), never through a link."""
+    flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600, dir_fd=dfd)
+    owner = os.fstat(dfd)
+    os.fchown(fd, owner.st_uid, owner.st_gid)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(text.encode("utf-8", "surrogateescape"))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+_MARKER_LIMIT = 8192
+
+# What a successful ``postfix -c DIR status`` depended on (_facts.LocalFacts.status_key), left in the
+# instance's data directory by postfix_multi_host's health check, so that a later check tells the same
+# answer from the master's lock while none of it changed (_facts.LocalFacts.runs_as_configured).
+STATUS_OK = "postfix_multi-status-ok"
+
+
+def remember_status(data_directory: str, key: str) -> str | None:
+    """Leave ``key`` in ``data_directory`` (STATUS_OK); None, or why it was not left."""
+    try:
+        dfd = _open_directory(data_directory)
+    except PostfixMultiError as exc:
+        return exc.msg
+    try:
+        if _read_marker(dfd, STATUS_OK) != key:
+            _write_marker(dfd, STATUS_OK, key + "\n")
+    except OSError as exc:
+        return f"cannot write {os.path.join(data_directory, STATUS_OK)}: {exc.strerror}"
+    finally:
+        os.close(dfd)
+    return None
+
+
+def remembered_status(data_directory: str) -> str | None:
+    """The key that ``remember_status`` left in ``data_directory``, or None."""
+    try:
+        dfd = _open_directory(data_directory)
+    except PostfixMultiError:
+        return None
+    try:
+        return _read_marker(dfd, STATUS_OK)
+    finally:
+        os.close(dfd)
 
 
 def clear_reload_pending(data_directory: str) -> str | None:

@@ -34,8 +34,10 @@ QUEUE_SUBDIRECTORIES = frozenset(
     {"active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "maildrop", "pid", "private", "public", "saved", "trace", "tlstrace"}
 )
 # Files Postfix keeps in a data directory: the master lock, the PRNG exchange file and caches; and the
-# reload-pending marker of postfix_multi_host (_io.RELOAD_PENDING).
-_DATA_FILE = re.compile(r"^(master\.lock|prng_exch|[a-z0-9_]*_?(cache|scache)(\.(db|lmdb|dir|pag|sdbm))?|[a-z0-9_]*\.lmdb|postfix_multi-reload-pending)$")
+# markers of postfix_multi_host (_io.RELOAD_PENDING, _io.STATUS_OK).
+_DATA_FILE = re.compile(
+    r"^(master\.lock|prng_exch|[a-z0-9_]*_?(cache|scache)(\.(db|lmdb|dir|pag|sdbm))?|[a-z0-9_]*\.lmdb|postfix_multi-reload-pending|postfix_multi-status-ok)$"
+)
 # Files Postfix itself may leave in an instance's config directory besides main.cf/master.cf.
 _CONFIG_FILES = frozenset({"main.cf", "master.cf", "check-alias-maps-migration-done"})
 

@@ -359,7 +359,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     design = _expanded(facts, options, instances)
     start = bool(options.get("start", True))
     service_host = host or ServiceHost(facts)
-    health_host = LocalHealthHost(facts) if options.get("probe") else None
+    health_host = LocalHealthHost(facts, remember=not check_mode) if options.get("probe") else None
 
     def boot(reg: Registry) -> list[str] | None:
         # compare() runs this beside the comparison; so do the health check's postfix status

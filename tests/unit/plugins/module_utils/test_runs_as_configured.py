@@ -13,6 +13,7 @@ import os
 import pwd
 import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts
@@ -117,3 +118,74 @@ def test_a_pid_file_that_is_a_link_is_left_to_postfix_status(inst: Instance) -> 
     os.rename(inst.pid_file, elsewhere)
     os.symlink(elsewhere, inst.pid_file)
     assert LocalFacts().runs_as_configured(inst.config) is False
+
+
+def _facts_for(inst: Instance, monkeypatch: pytest.MonkeyPatch) -> LocalFacts:
+    """LocalFacts for which ``inst`` is the default instance (its main.cf the one -c directories are listed in)."""
+    facts = LocalFacts()
+    monkeypatch.setattr(facts, "defaults", lambda: {"config_directory": inst.config, "mail_owner": USER, "setgid_group": GROUP})
+    return facts
+
+
+@pytest.fixture
+def kept(tmp_path: t.Any) -> t.Iterator[Instance]:
+    """An instance with a data directory, where a successful postfix status is remembered."""
+    data = tmp_path / "data"
+    data.mkdir()
+    instance = Instance(tmp_path, main_extra=f"data_directory = {data}\n")
+    instance.data = str(data)  # type: ignore[attr-defined]
+    yield instance
+    instance.stop()
+
+
+def test_a_main_cf_that_a_successful_postfix_status_read_needs_no_process_again(kept: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The primary's main.cf is edited after its start (postmulti -e create registers instances there): postfix
+    status runs once; what it read is remembered, and only while that main.cf and that master stay."""
+    facts = _facts_for(kept, monkeypatch)
+    kept.start()
+    kept.touch("main.cf")
+    assert facts.runs_as_configured(kept.config) is False
+    key = facts.status_key(kept.config, kept.pid_file)
+    assert key is not None
+    facts.remember_status(kept.config, key)  # what LocalHealthHost does after postfix status said rc 0
+    marker = os.path.join(kept.data, "postfix_multi-status-ok")  # type: ignore[attr-defined]
+    info = os.lstat(marker)
+    assert (info.st_mode & 0o777, info.st_uid) == (0o600, os.stat(kept.data).st_uid)  # type: ignore[attr-defined]
+    assert facts.runs_as_configured(kept.config) is True
+    # another edit of main.cf: postfix status again
+    kept.write("main.cf", Path(kept.config, "main.cf").read_text(encoding="utf-8") + "myhostname = b.example\n", age=0)
+    kept.touch("main.cf")
+    assert facts.runs_as_configured(kept.config) is False
+    # remembered again, then the master is restarted (a new pid file): what was remembered was another master's
+    facts.remember_status(kept.config, facts.status_key(kept.config, kept.pid_file) or "")
+    assert facts.runs_as_configured(kept.config) is True
+    kept.stop()
+    os.unlink(kept.pid_file)
+    kept.start()
+    kept.touch("main.cf")
+    assert facts.runs_as_configured(kept.config) is False
+
+
+def test_a_main_cf_changed_while_postfix_status_ran_is_not_remembered(kept: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = _facts_for(kept, monkeypatch)
+    kept.start()
+    kept.touch("main.cf")
+    key = facts.status_key(kept.config, kept.pid_file) or ""
+    kept.write("main.cf", Path(kept.config, "main.cf").read_text(encoding="utf-8") + "mail_owner = nobody\n", age=0)
+    kept.touch("main.cf")
+    facts.remember_status(kept.config, key)
+    assert not os.path.lexists(os.path.join(kept.data, "postfix_multi-status-ok"))  # type: ignore[attr-defined]
+    assert facts.runs_as_configured(kept.config) is False
+
+
+def test_the_remembered_status_is_never_written_or_read_through_a_link(kept: Instance, monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    facts = _facts_for(kept, monkeypatch)
+    kept.start()
+    kept.touch("main.cf")
+    key = facts.status_key(kept.config, kept.pid_file) or ""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(key + "\n")
+    os.symlink(elsewhere, os.path.join(kept.data, "postfix_multi-status-ok"))  # type: ignore[attr-defined]
+    assert facts.runs_as_configured(kept.config) is False  # a link is not believed
+    facts.remember_status(kept.config, key)
+    assert elsewhere.read_text() == key + "\n" and facts.runs_as_configured(kept.config) is False
