@@ -216,7 +216,10 @@ class LocalHealthHost:
         pool.shutdown(wait=False)  # the calls run on; status() waits for the one it needs
 
     def discard_statuses(self) -> None:
-        """Forget the answers of ``start_statuses`` (the host changed since they were asked)."""
+        """Forget the answers of ``start_statuses``, once the calls have ended: before the caller changes
+        the host (nothing of them runs, or writes its status_key, meanwhile)."""
+        for early in self._early.values():
+            early.exception()  # waits; what it raised does not matter any more
         self._early.clear()
 
     def defaults(self) -> dict[str, str]:

@@ -380,6 +380,8 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         primary_master=design["primary_master"],
     )
     report = _Report()
+    if health_host is not None and not drift["in_sync"]:
+        health_host.discard_statuses()  # the host is going to change: after those calls have ended
     actions = drift["actions"]
     if options.get("check_always") and not check_mode:
         _preflight(service_host)  # also on a host that matches the design
@@ -415,8 +417,6 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
             result["warnings"].append("probe: skipped in check mode, where the host is not changed yet")
         else:
             facts.forget()  # the paths learnt before the changes; the compiled-in defaults stay (postconf -d ran once)
-            if report.changed or not drift["in_sync"]:
-                health_host.discard_statuses()
             health = check(
                 health_host,
                 options.get("probes") or [],
