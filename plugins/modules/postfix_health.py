@@ -16,7 +16,9 @@ description:
     instance's master holds the lock on its pid file, its C(main.cf) and C(master.cf) are older than that pid file
     (the master started on these very files, and C(postfix) accepted them then) and the C(mail_owner) and
     C(setgid_group) they name still exist, the answer of C(postfix status) is already known and the command is not
-    run; any other instance (a file changed since its start or reload, a stopped master) is asked with
+    run; the same where a C(postfix status) that succeeded since that master started read this very C(main.cf) and the
+    default one (M(mailops.postfix_multi.postfix_multi_host) leaves what it read in C(postfix_multi-status-ok) in the
+    instance's C(data_directory)). Any other instance (a file changed since, a stopped master) is asked with
     C(postfix status) itself, whose words the failure quotes.
   - Every enabled instance must answer on each endpoint that its B(live configuration) makes it listen on - its
     C(main.cf) and C(master.cf) as they are on disk now, read with C($name) expansion as C(postconf -x) does. Each

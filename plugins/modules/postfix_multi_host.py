@@ -104,6 +104,9 @@ options:
     description:
       - Whether every enabled instance must run and answer on its listeners after the change, as
         M(mailops.postfix_multi.postfix_health) checks it; the task fails when one does not (RV(health)).
+      - After a C(postfix -c DIR status) that succeeded (not in check mode), the call leaves C(postfix_multi-status-ok)
+        in the instance's C(data_directory), naming the C(main.cf), default C(main.cf) and master pid file it read. While
+        these stay as they are, later checks tell the same answer from the master's lock, without the command.
     type: bool
     default: false
   probe_timeout:
