@@ -277,11 +277,14 @@ class LocalFacts:
     def data_directory(self, config_directory: str, text: str | None) -> str | None:
         """``$data_directory`` of the instance where its main.cf (``text``) names it plainly (the
         default for the default instance); None where only Postfix itself can tell."""
-        if text is None:
-            return None
-        found = MainCf.parse(text).get("data_directory")
+        return None if text is None else self._plain_directory(config_directory, text, "data_directory")
+
+    def _plain_directory(self, config_directory: str, text: str, name: str) -> str | None:
+        """The directory parameter ``name`` as the instance's main.cf (``text``) gives it, an absolute path
+        without ``$`` (the compiled-in default for the default instance); None otherwise."""
+        found = MainCf.parse(text).get(name)
         if found is None and os.path.realpath(config_directory) == os.path.realpath(self.defaults()["config_directory"]):
-            found = self.defaults().get("data_directory")
+            found = self.defaults().get(name)
         if not found or "$" in found or not found.startswith("/"):
             return None
         return found
@@ -293,12 +296,8 @@ class LocalFacts:
             text = self.read_text(os.path.join(config_directory, "main.cf"))
         if text is None or "process_id_directory" in text:
             return None
-        queue = MainCf.parse(text).get("queue_directory")
-        if queue is None and os.path.realpath(config_directory) == os.path.realpath(self.defaults()["config_directory"]):
-            queue = self.defaults().get("queue_directory")
-        if not queue or "$" in queue or not queue.startswith("/"):
-            return None
-        return os.path.join(queue, "pid", "master.pid")
+        queue = self._plain_directory(config_directory, text, "queue_directory")
+        return None if queue is None else os.path.join(queue, "pid", "master.pid")
 
     def runs_as_configured(self, config_directory: str) -> bool:
         """Whether ``postfix -c DIR status`` could only say that the instance runs, told without a process.

@@ -558,16 +558,24 @@ def mark_reload_pending(data_directory: str, state: str) -> str | None:
     """Leave (or strengthen, reloaded -> restarted) the reload-pending marker in ``data_directory``,
     owned like the directory (``postfix check`` warns about anything there not owned by
     mail_owner); None, or why it could not be left (the directory is missing or a link)."""
+
+    def leave(dfd: int) -> None:
+        _write_marker(dfd, RELOAD_PENDING, ("restarted" if _read_marker(dfd, RELOAD_PENDING) == "restarted" else state) + "\n")
+
+    return _in_directory(data_directory, RELOAD_PENDING, leave)
+
+
+def _in_directory(data_directory: str, name: str, write: t.Callable[[int], None]) -> str | None:
+    """``write(dfd)`` with ``data_directory`` opened without following a link; None, or why the
+    marker ``name`` could not be left."""
     try:
         dfd = _open_directory(data_directory)
     except PostfixMultiError as exc:
         return exc.msg
     try:
-        if _read_marker(dfd, RELOAD_PENDING) == "restarted":
-            state = "restarted"
-        _write_marker(dfd, RELOAD_PENDING, state + "\n")
+        write(dfd)
     except OSError as exc:
-        return f"cannot write {os.path.join(data_directory, RELOAD_PENDING)}: {exc.strerror}"
+        return f"cannot write {os.path.join(data_directory, name)}: {exc.strerror}"
     finally:
         os.close(dfd)
     return None
@@ -609,18 +617,12 @@ STATUS_OK = "postfix_multi-status-ok"
 
 def remember_status(data_directory: str, key: str) -> str | None:
     """Leave ``key`` in ``data_directory`` (STATUS_OK); None, or why it was not left."""
-    try:
-        dfd = _open_directory(data_directory)
-    except PostfixMultiError as exc:
-        return exc.msg
-    try:
+
+    def leave(dfd: int) -> None:
         if _read_marker(dfd, STATUS_OK) != key:
             _write_marker(dfd, STATUS_OK, key + "\n")
-    except OSError as exc:
-        return f"cannot write {os.path.join(data_directory, STATUS_OK)}: {exc.strerror}"
-    finally:
-        os.close(dfd)
-    return None
+
+    return _in_directory(data_directory, STATUS_OK, leave)
 
 
 def remembered_status(data_directory: str) -> str | None:
