@@ -631,6 +631,63 @@ class BootedHost(Host):
 
 
 # ----------------------------------------------------------------------------
+# a host without Postfix, and a package archive it can install from
+# ----------------------------------------------------------------------------
+# Debian's package names, and what python3-apt (which ansible.builtin.apt installs first) needs
+# besides what the base root already holds.
+POSTFIX_DEBS = ["postfix", "postfix-pcre", "postfix-lmdb", "postfix-cdb"]
+APT_MODULE_DEBS = ["python3-apt", "python-apt-common", "distro-info-data"]
+REPO_IN_HOST = "/srv/lab-archive"
+
+
+def download_debs(packages: list[str], directory: Path) -> list[Path]:
+    """``apt-get download`` PACKAGES (``name`` or ``name=version``) from this machine's sources into DIRECTORY."""
+    directory.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *packages],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    debs = sorted(directory.glob("*.deb"))
+    if proc.returncode != 0 or len(debs) < len(packages):
+        raise HarnessError(f"apt-get download {' '.join(packages)} failed (rc={proc.returncode}): {proc.stdout}{proc.stderr}")
+    return debs
+
+
+def packages_index(debs: list[Path]) -> str:
+    """A flat archive's Packages file for DEBS (what dpkg-scanpackages writes: the control
+    fields, Filename, Size and SHA256), so that apt installs them from a file: source."""
+    stanzas = []
+    for deb in debs:
+        control = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout.rstrip("\n")
+        digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+        stanzas.append(f"{control}\nFilename: ./{deb.name}\nSize: {deb.stat().st_size}\nSHA256: {digest}\n")
+    return "\n".join(stanzas)
+
+
+def remove_postfix(host: Host, workdir: Path) -> list[str]:
+    """Make HOST a host without Postfix, as a fresh installation is: its Postfix packages purged
+    (the postfix user and /etc/postfix go with them), apt's only source a file: archive with the
+    same versions of them (downloaded on this machine, which built the lab root from the same
+    mirror) and python3-apt, and the lab's policy-rc.d gone, so that the packages' maintainer
+    scripts start and stop services as they do on any host. Returns the archive's packages."""
+    versions = host.run("dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *POSTFIX_DEBS).stdout.split()
+    debs = download_debs([*versions, *APT_MODULE_DEBS], workdir)
+    host.run("systemctl", "stop", "postfix.service", check=False)
+    host.run("dpkg", "--purge", *POSTFIX_DEBS, env={"DEBIAN_FRONTEND": "noninteractive"})
+    host.run("rm", "-f", "/usr/sbin/policy-rc.d")
+    target = host.path(REPO_IN_HOST)
+    target.mkdir(parents=True)
+    for deb in debs:
+        (target / deb.name).write_bytes(deb.read_bytes())
+    (target / "Packages").write_text(packages_index(debs))
+    host.path("/etc/apt/sources.list").write_text(f"deb [trusted=yes] file:{REPO_IN_HOST} ./\n")
+    return [deb.name for deb in debs]
+
+
+# ----------------------------------------------------------------------------
 # creating and destroying hosts (used by the fixtures)
 # ----------------------------------------------------------------------------
 _host_ids = itertools.count(1)

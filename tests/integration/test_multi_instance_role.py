@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import labhost
 import pytest
@@ -168,3 +169,52 @@ def test_a_host_without_postfix(fleet_host):
     assert drift[0]["result"]["installed"] is False
     failed = [r for r in records if r["status"] == "failed"]
     assert f"Postfix is not installed on {host.name} and postfix_multi_install is false" in failed[0]["result"]["msg"]
+
+
+def test_a_booted_host_without_postfix_gets_it_installed(new_booted, tmp_path):
+    """The role's installation path on a booted Debian host from which Postfix was purged (no
+    postfix user, no /etc/postfix), apt's only source a local archive of Debian's packages, no
+    python3-apt (ansible.builtin.apt installs it first): check mode says what it would do and
+    installs nothing; the real run installs Postfix with Debian's maintainer scripts (which start
+    it), then converges the design in the same run; the next run changes nothing."""
+    host = new_booted("bare")
+    labhost.remove_postfix(host, tmp_path / "archive")
+    assert host.run("sh", "-c", "command -v postconf", check=False).returncode != 0
+    assert host.run("id", "postfix", check=False).returncode != 0
+    design = {
+        "postfix_multi_primary_parameters": {"inet_interfaces": host.addresses[0], "myhostname": "bare.example"},
+        "postfix_multi_instances": [
+            instance("postfix-a", parameters={"myhostname": "a.example", "inet_interfaces": host.addresses[1]}, absent_parameters=["master_service_disable"])
+        ],
+    }
+
+    rc, records = converge(host, design, check=True)
+    assert rc == 0, host.last_run.explain()
+    statuses = {r["task"].rpartition(" : ")[2]: r["status"] for r in records}
+    assert statuses["Install the Postfix packages"] == "skipped", host.last_run.explain()  # the package manager is not asked
+    assert statuses["Say which packages a real run would install (check mode)"] == "changed", host.last_run.explain()
+    preview = result(records)
+    assert preview["installed"] is False and preview["changed"] is True  # the installation would change the host
+    assert host.run("sh", "-c", "command -v postconf", check=False).returncode != 0  # check mode installed nothing
+    assert not host.path("/etc/postfix").exists()
+
+    rc, records = converge(host, design)
+    assert rc == 0, host.last_run.explain()
+    done = result(records)
+    assert done["installed"] is True and done["changed"] is True
+    # Debian's postinst started the primary; its new inet_interfaces needs a restart
+    assert done["started"] == ["postfix-a"] and done["restarted"] == ["/etc/postfix"], done
+    assert listing(host) == [("-", "y"), ("postfix-a", "y")]
+    assert running(host, "/etc/postfix") and running(host, "/etc/postfix-a")
+    assert host.run("systemctl", "is-active", "postfix@postfix-a.service", check=False).stdout.strip() == "active"
+    assert host.run("postconf", "-h", "myhostname").stdout.strip() == "bare.example"
+    assert host.run("postfix", "-c", "/etc/postfix-a", "check", check=False).stderr == ""
+    for address, name in ((host.addresses[0], "bare.example"), (host.addresses[1], "a.example")):
+        with socket.create_connection((address, 25), timeout=10) as sock:
+            assert name in sock.recv(200).decode(errors="replace")
+
+    rc, records = converge(host, design)
+    assert rc == 0, host.last_run.explain()
+    assert result(records)["changed"] is False and result(records)["in_sync"] is True
+    assert not [r for r in records if r["status"] == "changed"], host.last_run.explain()
+    assert not [r for r in records if r["task"].endswith("Install the Postfix packages")]  # skipped with the include
