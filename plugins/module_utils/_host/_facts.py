@@ -178,6 +178,13 @@ class LocalFacts:
         self._compiled: dict[str, str] | None = None
         self._real = RealPaths()
 
+    def fresh(self) -> LocalFacts:
+        """New facts that have learnt nothing about paths yet, but share the compiled-in defaults
+        (``postconf -d`` of the same Postfix program, so one process per run serves them all)."""
+        other = LocalFacts()
+        other._compiled, other._defaults = self.compiled_defaults(), self._defaults
+        return other
+
     def forget(self) -> None:
         """Forget what was learnt about paths (call after changing directories)."""
         self._real.forget()

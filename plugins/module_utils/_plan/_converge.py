@@ -498,7 +498,7 @@ def _apply(
     if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
         refuse_links([f"{reg.primary_directory}/main.cf"])  # the registration
     for request in requests:
-        staged = staged_configuration(request) if request["state"] == "present" else None  # also refuses links
+        staged = staged_configuration(request, facts.fresh()) if request["state"] == "present" else None  # also refuses links
         if staged is not None and validate_on:  # validated here with the others, not again in manage_instance
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False
@@ -511,7 +511,7 @@ def _apply(
 
     # 2. init, stop what is going to be disabled, keep what goes away from starting at boot
     if actions["init"]:
-        result = manage_init(check_mode, want_diff)
+        result = manage_init(check_mode, want_diff, facts.fresh())
         report.changed = True
         report.action(PRIMARY, result["msg"])
         if want_diff:
@@ -528,7 +528,7 @@ def _apply(
     fresh: dict[str, str] = {}  # new instances checked above (postfix check) and set up here (set-permissions): queue directory
     for call, request in zip(actions["instances"], requests):
         checked = validate_on and request["state"] == "present" and request.get("validate") is False
-        result = manage_instance(request, check_mode, want_diff)
+        result = manage_instance(request, check_mode, want_diff, facts.fresh())
         if checked and result["changed"] and result.get("action") == "create" and not check_mode and result.get("instance"):
             fresh[call["name"]] = result["instance"]["queue_directory"]
         report.warnings.extend(result.get("warnings") or [])
@@ -559,7 +559,7 @@ def _apply(
 
         # 5. prune, boot, reload/restart what changed, start what should run
         for directory in actions["prune"]:
-            result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff)
+            result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff, facts.fresh())
             report.changed = report.changed or result["changed"]
             report.action(directory, result["msg"])
         if start and drift["systemd"] and (actions["boot"] or actions["init"] or actions["instances"] or actions["prune"]):

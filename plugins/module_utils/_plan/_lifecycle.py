@@ -233,12 +233,12 @@ def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[
     return _Planned(desired, content, reg, plan, configured)
 
 
-def staged_configuration(options: t.Mapping[str, t.Any]) -> tuple[str, dict[str, str]] | None:
+def staged_configuration(options: t.Mapping[str, t.Any], facts: LocalFacts | None = None) -> tuple[str, dict[str, str]] | None:
     """The configuration directory and the files ``postfix_instance`` with these options would
     validate (None: nothing to validate), so that a caller can validate several instances at once
     and then call ``manage_instance`` with ``validate=false``. Refuses, as ``manage_instance``
     does, a plan that would write through a symbolic link."""
-    facts = LocalFacts()
+    facts = facts or LocalFacts()
     planned = _plan_instance(options, facts, facts.defaults())
     refuse_links(write.path for write in planned.plan.writes())
     if not planned.configured.files or planned.plan.after is None:
@@ -348,9 +348,9 @@ def _run_move(move: _Move, plan: Plan, facts: LocalFacts) -> tuple[_Move, dict[s
     return move, moved
 
 
-def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, facts: LocalFacts | None = None) -> dict[str, t.Any]:
     """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
-    facts = LocalFacts()
+    facts = facts or LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
         move = _plan_move(options, facts, defaults) if options.get("move_mail_to") else None
@@ -430,9 +430,9 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
     return result
 
 
-def manage_init(check_mode: bool, want_diff: bool) -> dict[str, t.Any]:
+def manage_init(check_mode: bool, want_diff: bool, facts: LocalFacts | None = None) -> dict[str, t.Any]:
     """The ``postfix_multi_init`` module: ``postmulti -e init``, written only when a value differs."""
-    facts = LocalFacts()
+    facts = facts or LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
