@@ -26,6 +26,10 @@ all measured in this one run, side by side:
 for the first converge and the no-op re-run (medians of --repeat runs, taken in turn so that they
 share the machine's load), then the no-op re-run on 3, 10 and 30 hosts with the same forks (the
 curve), and the same with Mitogen for Ansible where a release of it loads into this ansible-core.
+For the first converge and the floors it also prints the CPU seconds used meanwhile by the hosts
+(their cgroups) and by the commands the benchmark waited for: when these come close to the
+machine's CPUs times the wall time, the run kept every CPU busy, and its wall time follows the
+work it needs, not its round trips.
 Prints a Markdown table with the ratios; asserts nothing.
 
     benchmarks/converge [--hosts 3] [--instances 8] [--parameters 10] [--scale 3,10,30] [--forks 10] [--repeat 3]
@@ -176,6 +180,23 @@ def on_hosts(lab, names: list[str], *argv: str) -> float:
     return seconds
 
 
+def cpu_now(lab, names: list[str]) -> tuple[float, float]:
+    """CPU seconds used so far by the hosts (their cgroups: modules, systemd, the units it started)
+    and by the commands this benchmark ran and waited for (ansible-playbook, its workers and ssh;
+    the nsenter'd floor commands, which run outside the hosts' cgroups)."""
+    hosts = sum(lab.cpu_seconds(name) or 0.0 for name in names)
+    mine = os.times()
+    return hosts, mine.children_user + mine.children_system
+
+
+def metered(lab, names: list[str], step) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of hosts and benchmark together) of STEP()."""
+    hosts0, here0 = cpu_now(lab, names)
+    seconds = step()
+    hosts1, here1 = cpu_now(lab, names)
+    return seconds, (hosts1 - hosts0) + (here1 - here0)
+
+
 def mitogen_strategy(work: Path) -> tuple[Path | None, str]:
     """Install the newest Mitogen for Ansible into a scratch directory; its strategy plugins, or why not."""
     target = work / "mitogen"
@@ -232,30 +253,38 @@ def main() -> int:
     try:
         # -- first converge: naive and rollout, each on fresh hosts; the start floor
         lab.down(PREFIX)
-        _names, inventory = fleet(lab, PREFIX, args.hosts, addresses, work)
-        naive_first = bench.playbook("naive-first", inventory, [design_file, naive_file], str(work / "naive.yml"))
+        names, inventory = fleet(lab, PREFIX, args.hosts, addresses, work)
+        naive_first, naive_cpu = metered(lab, names, lambda: bench.playbook("naive-first", inventory, [design_file, naive_file], str(work / "naive.yml")))
         naive_noop = [bench.playbook("naive-noop", inventory, [design_file, naive_file], str(work / "naive.yml")) for _round in range(args.repeat)]
         lab.down(PREFIX)
         names, inventory = fleet(lab, PREFIX, args.hosts, addresses, work)
-        role_first = bench.playbook("rollout-first", inventory, [design_file], rollout)
-        floors = []
+        role_first, role_cpu = metered(lab, names, lambda: bench.playbook("rollout-first", inventory, [design_file], rollout))
+        floors, floor_cpu = [], []
         for _round in range(args.repeat):
             on_hosts(lab, names, "postmulti", "-p", "stop")
-            floors.append(on_hosts(lab, names, "postmulti", "-p", "start"))
+            seconds, cpu = metered(lab, names, lambda: on_hosts(lab, names, "postmulti", "-p", "start"))
+            floors.append(seconds)
+            floor_cpu.append(cpu)
         # what Postfix itself runs for each new instance besides starting it, and what a safe
         # converge cannot leave out: postmulti -e create runs "postfix set-permissions", and the
         # configuration is checked ("postfix check") before the instance is enabled
         # the same start as the rollout makes it on a systemd host: every instance's postfix@ unit at once,
         # Debian's ExecStartPre (configure-instance.sh, which readies each instance's chroot) included
         units = ["postfix@-.service", *(f"postfix@postfix-b{i}.service" for i in range(1, args.instances + 1))]
-        unit_floors = []
+        unit_floors, unit_cpu = [], []
         for _round in range(args.repeat):
             # the floor above left the masters running outside their units: stop them, then the units
             listed = " ".join(units)
             on_hosts(lab, names, "sh", "-c", f"postmulti -p stop >/dev/null 2>&1; systemctl stop {listed}; systemctl reset-failed {listed}; true")
-            unit_floors.append(on_hosts(lab, names, "systemctl", "start", *units))
+            seconds, cpu = metered(lab, names, lambda: on_hosts(lab, names, "systemctl", "start", *units))
+            unit_floors.append(seconds)
+            unit_cpu.append(cpu)
         directories = [f"/etc/postfix-b{i}" for i in range(1, args.instances + 1)]
-        checks = [on_hosts(lab, names, "sh", "-c", PER_INSTANCE.format(directories=" ".join(directories))) for _round in range(args.repeat)]
+        checks, check_cpu = [], []
+        for _round in range(args.repeat):
+            seconds, cpu = metered(lab, names, lambda: on_hosts(lab, names, "sh", "-c", PER_INSTANCE.format(directories=" ".join(directories))))
+            checks.append(seconds)
+            check_cpu.append(cpu)
         ping, noop = [], []
         for _round in range(args.repeat):
             ping.append(bench.ping(inventory))
@@ -274,35 +303,48 @@ def main() -> int:
         lab.down(PREFIX)
 
         say()
-        say("| run | wall s | ratio |")
-        say("|---|---:|---|")
-        say(f"| first converge, naive playbook | {naive_first:.1f} | |")
-        say(f"| first converge, rollout (role + health gate) | {role_first:.1f} | naive / rollout = **{naive_first / role_first:.1f}x** (target >= 6x) |")
+        cpus = os.cpu_count() or 1
+        say("| run | wall s | CPU s | ratio |")
+        say("|---|---:|---:|---|")
+        say(f"| first converge, naive playbook | {naive_first:.1f} | {naive_cpu:.1f} | |")
+        say(
+            f"| first converge, rollout (role + health gate) | {role_first:.1f} | {role_cpu:.1f} | "
+            f"naive / rollout = **{naive_first / role_first:.1f}x** (target >= 6x) |"
+        )
         say(
             f"| start floor: `postmulti -p start` of {args.instances + 1} instances on every host at once | {median(floors):.1f} | "
-            f"rollout / floor = **{role_first / median(floors):.1f}x** (target <= 1.5x) |"
+            f"{median(floor_cpu):.1f} | rollout / floor = **{role_first / median(floors):.1f}x** (target <= 1.5x) |"
         )
         say(
             f"| unit start floor: `systemctl start` of the {args.instances + 1} `postfix@` units on every host at once "
-            f"(as the rollout starts them; Debian's configure-instance.sh included) | {median(unit_floors):.1f} | "
+            f"(as the rollout starts them; Debian's configure-instance.sh included) | {median(unit_floors):.1f} | {median(unit_cpu):.1f} | "
             f"rollout / this floor = **{role_first / median(unit_floors):.1f}x** |"
         )
         work_floor = median(unit_floors) + median(checks)
+        work_cpu = median(unit_cpu) + median(check_cpu)
         say(
             f"| unit start floor + `postfix check` and `postfix set-permissions` of the {args.instances} new instances on every host at once | "
-            f"{work_floor:.1f} | rollout / this floor = **{role_first / work_floor:.1f}x** (Postfix's own work for a checked first converge) |"
+            f"{work_floor:.1f} | {work_cpu:.1f} | rollout / this floor = **{role_first / work_floor:.1f}x** (Postfix's own work for a checked first "
+            f"converge); CPU: rollout / this floor = {role_cpu / work_cpu:.2f}x |"
         )
-        say(f"| no-op, naive playbook | {median(naive_noop):.1f} | |")
-        say(f"| no-op, `ansible -m ping` | {median(ping):.2f} | |")
+        say(f"| no-op, naive playbook | {median(naive_noop):.1f} | | |")
+        say(f"| no-op, `ansible -m ping` | {median(ping):.2f} | | |")
         say(
-            f"| no-op, rollout (role + health gate) | {median(noop):.2f} | naive / rollout = **{median(naive_noop) / median(noop):.1f}x** (target >= 30x); "
-            f"rollout / ping = **{median(noop) / median(ping):.2f}x** (target <= 1.3x) |"
+            f"| no-op, rollout (role + health gate) | {median(noop):.2f} | | naive / rollout = **{median(naive_noop) / median(noop):.1f}x** "
+            f"(target >= 30x); rollout / ping = **{median(noop) / median(ping):.2f}x** (target <= 1.3x) |"
         )
         if mito_noop:
-            say(f"| no-op, `ansible -m ping`, {mitogen} | {median(mito_ping):.2f} | |")
-            say(f"| no-op, rollout, {mitogen} | {median(mito_noop):.2f} | rollout / ping = {median(mito_noop) / median(mito_ping):.2f}x |")
+            say(f"| no-op, `ansible -m ping`, {mitogen} | {median(mito_ping):.2f} | | |")
+            say(f"| no-op, rollout, {mitogen} | {median(mito_noop):.2f} | | rollout / ping = {median(mito_noop) / median(mito_ping):.2f}x |")
         else:
-            say(f"| {mitogen} | | |")
+            say(f"| {mitogen} | | | |")
+        say()
+        say(
+            f"CPU s: what the lab hosts (their cgroups: modules, systemd, the units it started, Postfix) and this machine's "
+            f"commands (ansible-playbook, its workers, ssh, the floors' commands) used during the run, on {cpus} CPUs; "
+            f"`postmulti -p start`'s masters leave after daemonizing, so that floor's CPU is a lower bound. A run whose CPU s "
+            f"come close to {cpus} x its wall s kept every CPU busy: its wall time follows the work it needs, not its round trips."
+        )
 
         # -- the no-op curve: the same forks for 3, 10, 30 hosts
         counts = [int(n) for n in args.scale.split(",") if n.strip()]

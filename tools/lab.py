@@ -914,6 +914,19 @@ def memory_bytes(name: str) -> int | None:
     return None
 
 
+def cpu_seconds(name: str) -> float | None:
+    """CPU time (user and system) used so far by everything the booted host runs: its processes,
+    its systemd and the units it started (the unified hierarchy's cpu.stat usage_usec)."""
+    for group in _cgroup_dirs(name):
+        stat_file = group / "cpu.stat"
+        if stat_file.exists():
+            for line in stat_file.read_text().splitlines():
+                key, _sep, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+    return None
+
+
 # ----------------------------------------------------------------------------
 # listen addresses (loopback blocks)
 # ----------------------------------------------------------------------------
