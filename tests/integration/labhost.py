@@ -640,19 +640,35 @@ APT_MODULE_DEBS = ["python3-apt", "python-apt-common", "distro-info-data"]
 REPO_IN_HOST = "/srv/lab-archive"
 
 
-def download_debs(packages: list[str], directory: Path) -> list[Path]:
-    """``apt-get download`` PACKAGES (``name`` or ``name=version``) from this machine's sources into DIRECTORY."""
-    directory.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *packages],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def download_debs(packages: list[str], directory: Path, release: str) -> list[Path]:
+    """``apt-get download`` PACKAGES (``name`` or ``name=version``) of RELEASE into DIRECTORY, from
+    the archive the lab roots come from (tools/lab's mirror, suite RELEASE, main), with an apt
+    configuration of its own: this machine's sources, pins and installed packages play no part."""
+    apt = directory / "apt"
+    for sub in ("lists/partial", "archives/partial", "empty"):
+        (apt / sub).mkdir(parents=True, exist_ok=True)
+    (apt / "status").write_text("")  # nothing installed: each package's candidate is the suite's own
+    sources = apt / "sources.list"
+    sources.write_text(f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {lab.mirror_uri()} {release} main\n")
+    options = [
+        f"Dir::State::Lists={apt / 'lists'}",
+        f"Dir::State::status={apt / 'status'}",
+        f"Dir::Etc::SourceList={sources}",
+        f"Dir::Etc::SourceParts={apt / 'empty'}",
+        f"Dir::Etc::PreferencesParts={apt / 'empty'}",
+        f"Dir::Cache={apt}",
+        "Dir::Cache::pkgcache=",
+        "Dir::Cache::srcpkgcache=",
+        "APT::Sandbox::User=root",
+    ]
+    argv = ["apt-get", "-q", *(word for option in options for word in ("-o", option))]
+    update = subprocess.run([*argv, "update"], capture_output=True, text=True, check=False)
+    if update.returncode != 0:
+        raise HarnessError(f"apt-get update ({release}) failed (rc={update.returncode}): {update.stdout}{update.stderr}")
+    proc = subprocess.run([*argv, "download", *packages], cwd=directory, capture_output=True, text=True, check=False)
     debs = sorted(directory.glob("*.deb"))
     if proc.returncode != 0 or len(debs) < len(packages):
-        raise HarnessError(f"apt-get download {' '.join(packages)} failed (rc={proc.returncode}): {proc.stdout}{proc.stderr}")
+        raise HarnessError(f"apt-get download {' '.join(packages)} ({release}) failed (rc={proc.returncode}): {proc.stdout}{proc.stderr}")
     return debs
 
 
@@ -670,11 +686,11 @@ def packages_index(debs: list[Path]) -> str:
 def remove_postfix(host: Host, workdir: Path) -> list[str]:
     """Make HOST a host without Postfix, as a fresh installation is: its Postfix packages purged
     (the postfix user and /etc/postfix go with them), apt's only source a file: archive with the
-    same versions of them (downloaded on this machine, which built the lab root from the same
-    mirror) and python3-apt, and the lab's policy-rc.d gone, so that the packages' maintainer
-    scripts start and stop services as they do on any host. Returns the archive's packages."""
+    same versions of them and python3-apt of its release (downloaded on this machine from the
+    mirror the lab root was built from), and the lab's policy-rc.d gone, so that the packages'
+    maintainer scripts start and stop services as they do on any host. Returns the archive's packages."""
     versions = host.run("dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *POSTFIX_DEBS).stdout.split()
-    debs = download_debs([*versions, *APT_MODULE_DEBS], workdir)
+    debs = download_debs([*versions, *APT_MODULE_DEBS], workdir, host.release)
     host.run("systemctl", "stop", "postfix.service", check=False)
     host.run("dpkg", "--purge", *POSTFIX_DEBS, env={"DEBIAN_FRONTEND": "noninteractive"})
     host.run("rm", "-f", "/usr/sbin/policy-rc.d")
