@@ -15,7 +15,8 @@ layers) and ``run`` does the rest the same way for all of them:
   details; any other exception a failure that says it was unexpected, with the traceback;
 - ``warnings`` in the result are handed to Ansible as warnings;
 - a result with ``failed: true`` (a health gate that did not pass, a service step that failed)
-  fails the task with the whole result, so that it can still be registered and read.
+  fails the task with the whole result, so that it can still be registered and read;
+- a call that is not in check mode keeps the code it compiled from the payload (_zipload.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import traceback
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._core import _zipload
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import write_policy
@@ -57,6 +59,8 @@ def run(interface: Interface) -> None:
             module.fail_json(msg=exc.msg, **dict(exc.details, **_backups(policy.backups)))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             module.fail_json(msg=f"unexpected error: {exc}", exception=traceback.format_exc(), **_backups(policy.backups))
+    if not module.check_mode:
+        _zipload.save()  # the code this call compiled, for the next calls (check mode writes nothing)
     result.update(_backups(policy.backups))
     for warning in result.pop("warnings", []):
         module.warn(warning)

@@ -104,13 +104,26 @@ def test_whole_design_check_apply_check_apply(new_booted):
     [key] = store.iterdir()
     assert [path.name.split("-")[0] for path in key.iterdir()] == ["ansible_collections.mailops.postfix_multi.plugins.modules.postfix_multi_host"]
     assert store.stat().st_mode & 0o777 == 0o700
+    # on the host, the code the payload made Python compile is kept for the next calls (_zipload.py), in
+    # the cache directory of the user the module ran as, privately, one file per module of the collection
+    [kept] = host.path("/root/.cache/mailops.postfix_multi").iterdir()
+    assert kept.name == "cpython-" + host.run("python3", "-c", "import sys; print(*sys.version_info[:2], sep='')").stdout.strip()
+    files = {path.name: path.stat() for path in kept.iterdir()}
+    assert f"ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge.{'0' * 32}"[:-32] in {name[:-32] for name in files}
+    assert kept.stat().st_mode & 0o777 == 0o700 and {st.st_mode & 0o777 for st in files.values()} == {0o600}
     again = host.module(MODULE, module_args=args)  # a new run, from the kept payload
     assert again["changed"] is False and again["health"]["passed"] is True, again
     assert list(store.iterdir()) == [key]
+    # ... and that run used it: nothing compiled again, nothing written
+    assert {path.name: path.stat().st_mtime_ns for path in kept.iterdir()} == {name: st.st_mtime_ns for name, st in files.items()}
 
 
 def test_check_mode_on_fresh_host_validates_new_instances(new_booted):
     host = new_booted("mhbad")
+    # check mode writes nothing on the host, not even the modules' compiled code (_zipload.py)
+    preview = host.module(MODULE, check=True, module_args=design(host))
+    assert preview.get("failed") is not True and preview["changed"] is True, preview.get("msg")
+    assert not host.path("/root/.cache/mailops.postfix_multi").exists()
     bad = design(host)
     bad["instances"][0]["parameters"]["inet_interfaces"] = "127.0.77.99"  # not an address of this host
 

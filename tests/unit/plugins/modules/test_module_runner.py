@@ -155,3 +155,12 @@ def test_the_file_modules_offer_backup_and_unsafe_writes(interface):
     options = getattr(_configure, interface).spec["argument_spec"]
     assert options["backup"] == {"type": "bool", "default": False}
     assert options["unsafe_writes"] == {"type": "bool", "default": False}
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_the_compiled_code_is_kept_only_by_a_call_that_is_not_in_check_mode(capsys, monkeypatch, check_mode):
+    saved = []
+    monkeypatch.setattr("ansible_collections.mailops.postfix_multi.plugins.module_utils._core._zipload.save", lambda: saved.append(1))
+    rc, _out = outcome(Interface(SPEC, lambda params, check, diff: {"changed": False}), {"name": "x", "_ansible_check_mode": check_mode}, capsys)
+    assert rc == 0
+    assert saved == ([] if check_mode else [1])
