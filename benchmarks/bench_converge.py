@@ -23,8 +23,9 @@ all measured in this one run, side by side:
               set-permissions`` (which ``postmulti -e create`` runs), instance after instance
   ping        ``ansible -m ping`` against the same hosts: the floor of one round trip per host
 
-for the first converge and the no-op re-run (medians of --repeat runs, taken in turn so that they
-share the machine's load), then the no-op re-run on 3, 10 and 30 hosts with the same forks (the
+for the first converge and the floors (medians of --repeat runs) and the no-op re-run (medians of
+--noop-repeat runs of ping and the rollout, taken in turn so that they share the machine's load: a
+no-op takes about a second, and a single run of it varies by 10-20%), then the no-op re-run on 3, 10 and 30 hosts with the same forks (the
 curve), and the same with Mitogen for Ansible where a release of it loads into this ansible-core.
 For the first converge and the floors it also prints the CPU seconds used meanwhile by the hosts
 (their cgroups) and by the commands the benchmark waited for: when these come close to the
@@ -32,7 +33,7 @@ machine's CPUs times the wall time, the run kept every CPU busy, and its wall ti
 work it needs, not its round trips.
 Prints a Markdown table with the ratios; asserts nothing.
 
-    benchmarks/converge [--hosts 3] [--instances 8] [--parameters 10] [--scale 3,10,30] [--forks 10] [--repeat 3]
+    benchmarks/converge [--hosts 3] [--instances 8] [--parameters 10] [--scale 3,10,30] [--forks 10] [--repeat 3] [--noop-repeat 9]
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ def main() -> int:
     parser.add_argument("--scale", default="3,10,30", help="host counts for the no-op curve ('' to skip it)")
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--noop-repeat", type=int, default=9, help="runs of ping and of the no-op rollout, in turn")
     parser.add_argument("--no-mitogen", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -248,7 +250,7 @@ def main() -> int:
     say(
         f"One round trip per host: {args.hosts} booted hosts (systemd, ssh, pipelining) x {args.instances} instances x "
         f"{args.parameters} parameters (+1 master.cf entry each), forks {args.forks}, {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.1f}, {args.repeat} runs each (median)"
+        f"load {os.getloadavg()[0]:.1f}, {args.repeat} runs each ({args.noop_repeat} for the no-op and ping; medians)"
     )
     try:
         # -- first converge: naive and rollout, each on fresh hosts; the start floor
@@ -286,7 +288,7 @@ def main() -> int:
             checks.append(seconds)
             check_cpu.append(cpu)
         ping, noop = [], []
-        for _round in range(args.repeat):
+        for _round in range(args.noop_repeat):
             ping.append(bench.ping(inventory))
             noop.append(bench.playbook("rollout-noop", inventory, [design_file], rollout))
         strategy, mitogen = (None, "Mitogen: not measured (--no-mitogen)") if args.no_mitogen else mitogen_strategy(work)
@@ -359,7 +361,7 @@ def main() -> int:
                 _names, scale_inventory = fleet(lab, SCALE_PREFIX, count, addresses, work)
                 bench.playbook(f"scale-{count}-first", scale_inventory, [design_file], rollout)
                 pings, noops = [], []
-                for _round in range(args.repeat):
+                for _round in range(args.noop_repeat):
                     pings.append(bench.ping(scale_inventory))
                     noops.append(bench.playbook(f"scale-{count}-noop", scale_inventory, [design_file], rollout))
                 waves = -(-count // args.forks)
