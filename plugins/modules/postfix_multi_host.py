@@ -34,7 +34,7 @@ description:
   - The fine-grained modules (M(mailops.postfix_multi.postfix_instance), M(mailops.postfix_multi.postfix_config),
     M(mailops.postfix_multi.postfix_master), M(mailops.postfix_multi.postfix_service),
     M(mailops.postfix_multi.postfix_health)) run the same code; use them for single changes.
-  - A host without Postfix is reported with RV(installed=false) and nothing else; install Postfix and call again.
+  - A host without Postfix is reported with RV(installed=false) and nothing else, unless O(install=true).
 author:
   - mailops.postfix_multi maintainers (@mailops)
 extends_documentation_fragment:
@@ -113,8 +113,28 @@ options:
     description: Seconds the probes may take in all.
     type: float
     default: 30.0
+  install:
+    description:
+      - What a host without Postfix (no C(postconf)) gets. With V(false) the call reports RV(installed=false) and changes
+        nothing.
+      - With V(true) the action plugin installs O(packages) there with M(ansible.builtin.package) (its module_defaults and
+        C(ansible_package_use) apply, as to a task of its own; on Debian, M(ansible.builtin.apt) installs C(python3-apt)
+        first when the host lacks it), then runs the module again, so that the design is converged in the same task, which
+        reports a change and the packages (RV(packages)). A host that has Postfix costs nothing more.
+      - In check mode the package manager is not asked (M(ansible.builtin.apt) cannot answer without C(python3-apt), and
+        installing that would change the host); the task reports the packages a real run would install, as a change,
+        and plans nothing else for that host.
+    type: bool
+    default: false
+  packages:
+    description:
+      - The packages O(install=true) installs. Empty (the default), the platform's, from the host's facts (gathered with
+        the C(min) subset when the play has none); only Debian's and its derivatives' are known (V(postfix)).
+    type: list
+    elements: str
+    default: []
 notes:
-  - The multi_instance role makes this one call per host (plus the package installation on a host without Postfix).
+  - The multi_instance role makes this one call per host, the package installation on a host without Postfix included.
   - This module has an action plugin on the controller. Ansible builds the module's payload (the module and the
     collection's module_utils it ships to each host) once per C(ansible-playbook) run, about 0.3 s of one controller CPU
     before the first host starts; the action plugin keeps the payload Ansible built in
@@ -181,10 +201,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 installed:
-  description: Whether Postfix is installed; when not, nothing else was looked at.
+  description:
+    - Whether Postfix is installed; when not, nothing else was looked at.
+    - After O(install=true) installed it, true (the answer of the module's second run).
   returned: always
   type: bool
   sample: true
+packages:
+  description: The packages O(install=true) installed (in check mode, would install) on a host without Postfix.
+  returned: when O(install=true) found no Postfix
+  type: list
+  elements: str
+  sample: [postfix]
 in_sync:
   description: Whether the host matched the design before the call.
   returned: unless O(state=gathered) or Postfix is missing

@@ -168,7 +168,16 @@ def test_a_host_without_postfix(fleet_host):
     drift = [r for r in records if r["task"].endswith(CALL)]
     assert drift[0]["result"]["installed"] is False
     failed = [r for r in records if r["status"] == "failed"]
-    assert f"Postfix is not installed on {host.name} and postfix_multi_install is false" in failed[0]["result"]["msg"]
+    assert f"Postfix is not installed on {host.name} and postfix_multi_install is false" in failed[-1]["result"]["msg"]  # the role says why
+
+
+MODULE_TASK = "Plan, validate, apply and probe the design"
+
+
+def changed_tasks(records: list[dict]) -> list[str]:
+    """The names of the tasks that changed the host; none is skipped."""
+    assert not [r for r in records if r["status"] == "skipped"], records
+    return [r["task"].rpartition(" : ")[2] for r in records if r["status"] == "changed"]
 
 
 # the unit of instance postfix-a: Debian 13 names it after the directory's suffix (its README)
@@ -195,18 +204,26 @@ def test_a_booted_host_without_postfix_gets_it_installed(new_booted, tmp_path, r
 
     rc, records = converge(host, design, check=True)
     assert rc == 0, host.last_run.explain()
-    statuses = {r["task"].rpartition(" : ")[2]: r["status"] for r in records}
-    assert statuses["Install the Postfix packages"] == "skipped", host.last_run.explain()  # the package manager is not asked
-    assert statuses["Say which packages a real run would install (check mode)"] == "changed", host.last_run.explain()
+    assert changed_tasks(records) == [MODULE_TASK], host.last_run.explain()  # one task: the role's module call
     preview = result(records)
     assert preview["installed"] is False and preview["changed"] is True  # the installation would change the host
+    assert preview["packages"] == ["postfix"], preview  # Debian's, from the host's facts (the play gathers none)
+    assert f"Postfix is not installed on {host.name}: a real run installs postfix" in preview["msg"], preview["msg"]
     assert host.run("sh", "-c", "command -v postconf", check=False).returncode != 0  # check mode installed nothing
     assert not host.path("/etc/postfix").exists()
 
+    # a package the archive does not have: the package manager's own failure, and Postfix still missing
+    rc, records = converge(host, {**design, "postfix_multi_packages": ["postfix-no-such-package"]})
+    assert rc != 0
+    failed = [r["result"]["msg"] for r in records if r["status"] == "failed"]
+    assert f"Converging failed on {host.name}: Installing postfix-no-such-package on {host.name} failed: " in failed[-1], failed
+    assert host.run("sh", "-c", "command -v postconf", check=False).returncode != 0
+
     rc, records = converge(host, design)
     assert rc == 0, host.last_run.explain()
+    assert changed_tasks(records) == [MODULE_TASK], host.last_run.explain()  # installed and converged in one task
     done = result(records)
-    assert done["installed"] is True and done["changed"] is True
+    assert done["installed"] is True and done["changed"] is True and done["packages"] == ["postfix"]
     # the primary: restarted for its new inet_interfaces where the package's scripts started it,
     # started where they left it stopped (Debian 11)
     assert "postfix-a" in done["started"] and sorted(done["started"] + done["restarted"]) == ["/etc/postfix", "postfix-a"], done
@@ -223,4 +240,4 @@ def test_a_booted_host_without_postfix_gets_it_installed(new_booted, tmp_path, r
     assert rc == 0, host.last_run.explain()
     assert result(records)["changed"] is False and result(records)["in_sync"] is True
     assert not [r for r in records if r["status"] == "changed"], host.last_run.explain()
-    assert not [r for r in records if r["task"].endswith("Install the Postfix packages")]  # skipped with the include
+    assert "packages" not in result(records)  # nothing to install

@@ -121,6 +121,9 @@ _ARGUMENT_SPEC: dict[str, t.Any] = dict(
     apply_changes={"type": "bool", "default": True},
     probe={"type": "bool", "default": False},
     probe_timeout={"type": "float", "default": 30.0},
+    # read by the action plugin (plugins/action/postfix_multi_host.py), which installs Postfix where this finds none
+    install={"type": "bool", "default": False},
+    packages={"type": "list", "elements": "str", "default": []},
     **PROBE_OPTIONS,
     **UNSAFE_WRITES,
 )
