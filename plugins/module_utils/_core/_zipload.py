@@ -163,7 +163,7 @@ class _Cache:
                 for old in present:
                     if old.startswith(module + ".") and old != name and old.count(".") == module.count(".") + 1:
                         os.unlink(old, dir_fd=fd)
-            except OSError:
+            except (OSError, ValueError):  # ValueError: marshal cannot write it (never for code objects)
                 try:
                     os.unlink(temp, dir_fd=fd)
                 except OSError:
