@@ -66,6 +66,14 @@ SYSTEM_DIRECTORIES = frozenset(
 INSTANCE_PREFIX = "postfix-"
 
 
+def is_normal(path: str) -> bool:
+    """True when an absolute path is already in normal form: told by substring tests (no ``//``,
+    no ``/.`` that could start ``.`` or ``..``, no trailing slash), which cost far less than
+    ``posixpath.normpath`` for the thousands of paths a host with hundreds of instances has. A
+    name that merely starts with a dot (``/etc/.hidden``) is left to ``normpath``."""
+    return path.startswith("/") and "//" not in path and "/." not in path and (path == "/" or not path.endswith("/"))
+
+
 def identity(path: str) -> str:
     """A resolver that does not touch the file system (for pure planning and tests)."""
     return path
@@ -115,11 +123,12 @@ class RealPaths:
         found = self._memo.get(path)
         if found is not None:
             return found
-        if not path.startswith("/") or path.startswith("//") or path != posixpath.normpath(path):
+        if not is_normal(path) and (not path.startswith("/") or path.startswith("//") or path != posixpath.normpath(path)):
             return os.path.realpath(path)
-        parent, name = posixpath.split(path)
-        real_parent = self(parent)
-        candidate = posixpath.join(real_parent, name)
+        # a normal path other than "/": its parent is what comes before its last slash
+        parent, _slash, name = path.rpartition("/")
+        real_parent = self(parent or "/")
+        candidate = (real_parent if real_parent != "/" else "") + "/" + name
         # realpath(3) without strict: a missing component is kept as written
         result = os.path.realpath(candidate) if self._is_link(real_parent, name) else candidate
         self._memo[path] = result
@@ -128,6 +137,8 @@ class RealPaths:
 
 def normalize(path: str) -> str:
     """Return the normal form of an absolute path: no ``//``, ``.``, ``..`` or trailing slash."""
+    if is_normal(path):
+        return path
     norm = posixpath.normpath(path)
     if norm.startswith("//"):  # POSIX keeps a leading double slash; we do not
         norm = "/" + norm.lstrip("/")

@@ -25,7 +25,6 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._pa
     INSTANCE_PREFIX,
     Resolver,
     identity,
-    inside,
     normalize,
     same_directory,
     split_list,
@@ -419,11 +418,16 @@ class Registry:
             if not value:
                 continue
             real = resolve(normalize(value))
+            # inside(real, other) is other being one of real's ancestors; inside(other, real) is
+            # other starting with real's path and a slash: two cheap tests per claim, not two calls
+            parts = real.split("/")
+            ancestors = {"/".join(parts[:end]) or "/" for end in range(1, len(parts))}
+            below = real.rstrip("/") + "/"
             for other_real, other_value, other_owner, other_param in theirs:
                 if real == other_real:
                     continue  # equality is reported above, with its own message
-                if inside(real, other_real) or inside(other_real, real):
-                    where = "inside" if inside(real, other_real) else "around"
+                if other_real in ancestors or other_real.startswith(below):
+                    where = "inside" if other_real in ancestors else "around"
                     raise PostfixMultiError(
                         f"instance {candidate.config_directory}, {param}={value} lies {where} instance {other_owner}'s "
                         f"{other_param}={other_value}; each instance needs directories of its own, apart from every other instance's"

@@ -15,6 +15,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._pa
     RealPaths,
     clean_directory,
     derive,
+    is_normal,
     normalize,
     same_directory,
     split_list,
@@ -102,6 +103,27 @@ def test_normalize_is_idempotent_and_canonical(parts: list[str], trailing: bool)
     assert "//" not in norm
     assert norm == "/" or not norm.endswith("/")
     assert norm == posixpath.normpath(path).replace("//", "/")
+
+
+@given(st.lists(st.one_of(_component, st.just(""), st.just("."), st.just(".."), st.just(".x")), min_size=0, max_size=6), st.booleans(), st.booleans())
+def test_is_normal_only_for_paths_normalize_keeps(parts: list[str], trailing: bool, double: bool) -> None:
+    """The quick test never calls a path normal that normpath would change (a path it declines is
+    normalised the slow way, so declining is always safe)."""
+    path = ("//" if double else "/") + "/".join(parts) + ("/" if trailing else "")
+    if is_normal(path):
+        assert posixpath.normpath(path) == path
+        assert not path.startswith("//")
+    assert normalize(path) == normalize(posixpath.normpath(path).replace("//", "/"))
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "/etc/postfix-out", "/var/spool/postfix-a.b", "/a-b/c_d"])
+def test_is_normal_for_the_paths_instances_have(path: str) -> None:
+    assert is_normal(path)
+
+
+@pytest.mark.parametrize("path", ["", "etc", "//etc", "/etc/", "/etc/./x", "/etc/../x", "/etc/.", "/etc/..", "/etc//x", "/.hidden"])
+def test_is_normal_declines(path: str) -> None:
+    assert not is_normal(path)
 
 
 # ----------------------------------------------------------------------------- RealPaths

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from _fakes import INITIALISED, host, secondary_main
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._paths import identity
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import (
     FALLBACK_DEFAULTS,
     Instance,
@@ -15,6 +17,8 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._re
     validate_group,
     validate_instance_name,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def load(facts) -> Registry:  # type: ignore[no-untyped-def]
@@ -198,3 +202,41 @@ def test_init_problem_messages() -> None:
     reg = load(host(primary="multi_instance_wrapper = ${command_directory}/postmulti -p --\nmulti_instance_enable = YES\n"))
     assert "multi_instance_enable is 'YES', not 'yes'" in (reg.init_problem() or "")
     assert load(host(primary=INITIALISED)).init_problem() is None
+
+
+# --------------------------------------------------------------- apart from every other instance
+_DIRS = ("/srv", "/srv/a", "/srv/a/b", "/srv/ab", "/srv/a-b", "/var/spool/postfix", "/var/spool/postfix-q", "/var/spool/postfix-q/d", "/")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_DIRS), st.sampled_from(_DIRS), st.sampled_from(_DIRS)), min_size=1, max_size=5),
+    st.tuples(st.sampled_from(_DIRS), st.sampled_from(_DIRS), st.sampled_from(_DIRS)),
+)
+def test_check_apart_is_the_plain_inside_rule(others: list[tuple[str, str, str]], mine: tuple[str, str, str]) -> None:
+    """check_apart() refuses exactly the first (in claim order) directory of another instance that
+    lies inside or around one of the candidate's, by the plain definition: a path is inside another
+    when it is that path or starts with it and a slash; equal paths are left to check_new()."""
+    instances = [Instance(config_directory="/etc/postfix", queue_directory="/var/spool/postfix", data_directory="/var/lib/postfix", primary=True)]
+    instances += [Instance(config_directory=f"/etc/postfix-{i}" if c == "/" else c, queue_directory=q, data_directory=d) for i, (c, q, d) in enumerate(others)]
+    reg = Registry(primary_directory="/etc/postfix", primary_cf=MainCf(""), defaults=dict(FALLBACK_DEFAULTS), instances=instances)
+    candidate = Instance(config_directory="/etc/postfix-new", queue_directory=mine[1], data_directory=mine[2])
+
+    def inside(path: str, top: str) -> bool:
+        return path == top or path.startswith(top.rstrip("/") + "/")
+
+    expected = None
+    theirs = [(v, o, p) for v, o, p in reg.claims() if p != "multi_instance_name" and v.startswith("/") and o != candidate.config_directory]
+    for param in ("config_directory", "queue_directory", "data_directory"):
+        value = getattr(candidate, param)
+        hits = [(v, o, p) for v, o, p in theirs if v != value and (inside(value, v) or inside(v, value))]
+        if hits:
+            v, o, p = hits[0]
+            expected = f"instance /etc/postfix-new, {param}={value} lies {'inside' if inside(value, v) else 'around'} instance {o}'s {p}={v};"
+            break
+    if expected is None:
+        reg.check_apart(candidate, identity, None)
+    else:
+        with pytest.raises(PostfixMultiError) as info:
+            reg.check_apart(candidate, identity, None)
+        assert info.value.msg.startswith(expected)
