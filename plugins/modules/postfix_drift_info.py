@@ -213,7 +213,8 @@ actions:
           M(mailops.postfix_multi.postfix_multi_host) run did not get to reload after it changed them (it was killed, or
           the reload failed), each with V(instance), V(config_directory), V(state) (V(reloaded) or V(restarted)) and
           V(describe). The run leaves a marker, C(postfix_multi-reload-pending), in the instance's C(data_directory)
-          before it writes the files and removes it once the instance has been reloaded, restarted or started.
+          before it writes the files (or rebuilds a flat lookup table of a running instance) and removes it once the
+          instance has been reloaded, restarted or started.
       type: list
       elements: dict
   sample:

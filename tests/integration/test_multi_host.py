@@ -337,6 +337,34 @@ def test_a_reload_that_did_not_happen_is_made_by_the_next_run(new_booted, releas
     assert check.returncode == 0 and "warning" not in check.stdout + check.stderr
 
 
+def test_a_flat_table_whose_reload_did_not_happen_is_reloaded_by_the_next_run(new_booted):
+    """A regexp table of the running postfix-out is rebuilt, then its reload fails (postmulti cannot be
+    executed for the moment). smtpd(8) keeps what it read when it started: the next run must reload
+    the instance, though the table is now as declared, and the run after that is in sync."""
+    host = new_booted("mhmap")
+
+    def wanted(rule: str) -> dict:
+        args = design(host)
+        args["instances"][0]["maps"] = [{"name": "helo_checks", "type": "regexp", "entries": [{"key": "/^localhost$/", "value": rule}]}]
+        return args
+
+    assert host.module(MODULE, module_args=wanted("REJECT old"))["changed"] is True
+    host.run("chmod", "a-x", "/usr/sbin/postmulti")
+    try:
+        refused = host.module(MODULE, module_args=wanted("REJECT new"))
+    finally:
+        host.run("chmod", "755", "/usr/sbin/postmulti")
+    assert refused.get("failed") is True and "postfix-out" in refused["msg"], refused
+    assert refused["reloaded"] == [] and "REJECT new" in host.read("/etc/postfix-out/helo_checks"), refused
+
+    checked = host.module(MODULE, check=True, module_args=wanted("REJECT new"))
+    assert checked["changed"] is True and checked["drift"] == ["reload postfix-out: an earlier run changed its files and did not get to reload it"], checked
+    rerun = host.module(MODULE, module_args=wanted("REJECT new"))
+    assert rerun["changed"] is True and rerun["reloaded"] == ["postfix-out"], rerun
+    assert host.module(MODULE, module_args=wanted("REJECT new"))["changed"] is False
+    assert host.run("ls", "/var/lib/postfix-out").stdout.split() == ["master.lock"]  # the marker is gone
+
+
 def test_gathered_replaced_overridden(new_booted):
     host = new_booted("mhgath")
     assert host.module(MODULE, module_args=design(host))["changed"] is True

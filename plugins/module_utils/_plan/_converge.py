@@ -66,6 +66,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._loggi
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import (
     MAP_OPTIONS,
     MapJob,
+    MapPlan,
     apply_design_maps,
     plan_design_maps,
     redacted_actions,
@@ -558,7 +559,7 @@ def _apply(
             _write_edits(facts, edits, check_mode, lambda edit: _written(report, written, edit, want_diff))
 
         # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
-        map_reloads = _maps(map_jobs, check_mode, want_diff, report)
+        map_reloads = _maps(map_jobs, check_mode, want_diff, report, lambda job: _map_marker(reg, job, report, pending) if apply_changes else None)
 
         # 5. prune, boot, reload/restart what changed, start what should run
         for directory in actions["prune"]:
@@ -712,12 +713,39 @@ def _check_tls(reg: Registry, tls: t.Mapping[str, TlsSpec], changing: t.Sequence
         raise PostfixMultiError("the TLS material is refused, so nothing was changed: " + "; ".join(refused), stage="tls")
 
 
-def _maps(jobs: t.Sequence[MapJob], check_mode: bool, want_diff: bool, report: _Report) -> list[str]:
+def _map_marker(reg: Registry, job: MapJob, report: _Report, pending: dict[str, str]) -> t.Callable[[list[MapPlan]], None]:
+    """What to do before the tables of ``job`` are written: when a flat table of a running instance is
+    about to change, leave its reload-pending marker (as for its files, ``_pending_markers``), so that
+    a run stopped between the table and the reload leaves the reload to the next run."""
+
+    def before_write(plans: list[MapPlan]) -> None:
+        if job.new or not any(plan.reload_required for plan in plans):
+            return
+        inst = resolve_instance(reg, job.instance)
+        if inst.label in pending:
+            return  # its files changed too: marked already
+        problem = mark_reload_pending(inst.data_directory, "reloaded")
+        if problem:
+            report.warnings.append(f"{_label(job.instance)}: {problem} (should this run stop before it reloads the instance, the next run will not know)")
+        else:
+            pending[inst.label] = inst.data_directory
+
+    return before_write
+
+
+def _maps(
+    jobs: t.Sequence[MapJob],
+    check_mode: bool,
+    want_diff: bool,
+    report: _Report,
+    before_write: t.Callable[[MapJob], t.Callable[[list[MapPlan]], None] | None] = lambda job: None,
+) -> list[str]:
     """Build the declared lookup tables (``_maps.apply_design_maps``); the instances a changed flat
-    table needs to be reloaded."""
+    table needs to be reloaded. ``before_write`` gives, for a job, what to do once its tables are
+    planned and before they are written."""
     reloads = []
     for job in jobs:
-        plans = apply_design_maps(job, check_mode)
+        plans = apply_design_maps(job, check_mode, before_write(job))
         done = [plan for plan in plans if plan.changed]
         if not done:
             continue

@@ -649,13 +649,16 @@ def plan_design_maps(actions: Sequence[Mapping[str, t.Any]], primary_directory: 
     return jobs
 
 
-def apply_design_maps(job: MapJob, check_mode: bool) -> list[MapPlan]:
+def apply_design_maps(job: MapJob, check_mode: bool, before_write: t.Callable[[list[MapPlan]], None] | None = None) -> list[MapPlan]:
     """Make the job's tables as declared (planned again on the files as they are now: a new instance
-    exists by now); check mode returns the plans made before."""
+    exists by now); check mode returns the plans made before. ``before_write`` is given the plans
+    once they are made, before the first table is written."""
     if check_mode:
         return job.plans
     commands = postfix_map_commands(None)
     plans = design_plans(job.config_directory, job.specs, commands["postconf"], job.default_type, job.primary_directory)
+    if before_write is not None:
+        before_write(plans)
     for plan in plans:
         apply_map(plan, job.config_directory, commands)
     return plans
