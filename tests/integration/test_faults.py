@@ -6,14 +6,16 @@
 Every fault must leave the old bytes or the new ones, never others; no temporary file; nothing
 written outside the instance; and a re-run after the fault converges. The faults are real: kill -9
 of every process of the host at points of a create, SIGTERM to the module, a full file system
-(a small tmpfs), real ``postconf -e`` editing the same main.cf, and the instance directory
-swapped for a symbolic link while the module writes.
+(a small tmpfs), real ``postconf -e`` editing the same main.cf, the instance directory
+swapped for a symbolic link while the module writes, and kill -9 of postfix_multi_host's
+process on a booted host at points of a whole design's first converge.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -25,13 +27,19 @@ import pytest
 
 # ----------------------------------------------------------------------------- helpers
 def host_pids(host: labhost.Host, needle: str = "") -> list[int]:
-    """Processes running inside the host's root (chroot hosts share this machine's PID space)."""
+    """Processes running inside the host: in its root (chroot hosts share this machine's PID space),
+    or in the PID namespace of a booted host's systemd."""
     out = []
+    leader = labhost.lab.leader_pid(host.name) if isinstance(host, labhost.BootedHost) else None
+    namespace = os.readlink(f"/proc/{leader}/ns/pid") if leader else None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.readlink(f"/proc/{entry}/root") != str(host.root):
+            if namespace is not None:
+                if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                    continue
+            elif os.readlink(f"/proc/{entry}/root") != str(host.root):
                 continue
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
@@ -290,3 +298,85 @@ def test_main_cf_with_bytes_that_are_not_utf8(initialised) -> None:
     assert refused.get("failed") is True
     assert "/etc/postfix-x" in refused["msg"] and "inet_interfaces" in refused["msg"], refused["msg"]
     assert latin1 in path.read_bytes()
+
+
+# ----------------------------------------------------------------------------- kill -9 of a whole-design run
+def whole_design(host: labhost.BootedHost) -> dict:
+    """Two new instances of MULTI_INSTANCE_README's shape (an output instance on the host's second
+    address, a null client), a regexp table and a master.cf service, the primary on its first address."""
+    return {
+        "instances": [
+            {
+                "name": "postfix-out",
+                "group": "mta",
+                "parameters": {"inet_interfaces": host.addresses[1], "myhostname": f"out.{host.name}.lab.example"},
+                "absent_parameters": ["master_service_disable"],
+                "master": [{"service": "2525", "type": "inet", "private": False, "command": "smtpd"}],
+                "maps": [{"name": "helo_checks", "type": "regexp", "entries": [{"key": "/^localhost$/", "value": "REJECT"}]}],
+            },
+            {"name": "postfix-null", "group": "null", "parameters": {"myhostname": f"null.{host.name}.lab.example", "master_service_disable": "inet"}},
+        ],
+        "primary_parameters": {"inet_interfaces": host.addresses[0]},
+        "probe": True,
+        "probe_timeout": 60,
+    }
+
+
+def _listed(host: labhost.Host, directory: str) -> bool:
+    return directory in host.read("/etc/postfix/main.cf").partition("multi_instance_directories")[2]
+
+
+# points of the first converge, seen from outside the module as they happen
+KILL_POINTS = {
+    "started": lambda host: True,
+    "first-create": lambda host: host.path("/etc/postfix-out/main.cf").exists(),
+    "first-registered": lambda host: _listed(host, "/etc/postfix-out"),  # set-permissions comes next
+    "second-registered": lambda host: _listed(host, "/etc/postfix-null"),
+    "table-built": lambda host: host.path("/etc/postfix-out/helo_checks").exists(),
+    "instances-starting": lambda host: host.path("/var/spool/postfix-out/pid/master.pid").exists(),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_kill_9_of_a_whole_design_run_then_the_rerun_converges(new_booted, point: str) -> None:
+    """The first converge of a booted host (postfix_multi_host over ssh) loses its module process
+    to kill -9 at a point of its work: init, creates, table builds, unit starts. Whatever it had
+    done, the next run completes the design and passes its health gate; the one after changes
+    nothing; every instance is what Postfix itself says is complete (postfix check silent), no
+    editor's temporary file, quick-start or reload-pending marker is left, and no unit failed."""
+    host = new_booted("killhost")
+    args = whole_design(host)
+    thread, box = in_background(lambda: host.module("postfix_multi_host", module_args=args))
+    wait_for_module(host, "postfix_multi_host")
+    deadline = time.monotonic() + 120
+    while not KILL_POINTS[point](host):
+        assert time.monotonic() < deadline and thread.is_alive(), f"the run never got to {point}"
+        time.sleep(0.005)
+    for pid in host_pids(host, "python3"):
+        os.kill(pid, signal.SIGKILL)
+    thread.join(180)
+    assert box and (box[0].get("unreachable") or box[0].get("failed")), box  # the run was cut off
+
+    again = host.module("postfix_multi_host", module_args=args)
+    assert not again.get("failed"), again.get("msg")
+    assert again["health"]["passed"] is True, again["health"]
+    final = host.module("postfix_multi_host", module_args=args)
+    assert final["changed"] is False and final["health"]["passed"] is True, final.get("drift")
+
+    assert [line.split()[0] for line in host.run("postmulti", "-l").stdout.splitlines()] == ["-", "postfix-out", "postfix-null"]
+    for directory, queue, data in (
+        ("/etc/postfix", "/var/spool/postfix", "/var/lib/postfix"),
+        ("/etc/postfix-out", "/var/spool/postfix-out", "/var/lib/postfix-out"),
+        ("/etc/postfix-null", "/var/spool/postfix-null", "/var/lib/postfix-null"),
+    ):
+        checked = host.run("postfix", "-c", directory, "check", check=False)
+        assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), (directory, checked.stdout + checked.stderr)
+        assert host.run("postfix", "-c", directory, "status", check=False).returncode == 0, directory
+        assert not host.path(f"{queue}/quick-start").exists(), queue
+        assert not host.path(f"{data}/postfix_multi-reload-pending").exists(), data
+        strays = [p.name for p in host.path(directory).iterdir() if p.name.endswith(".tmp") or ".mailops-" in p.name]
+        assert strays == [], (directory, strays)
+    assert "REJECT" in host.read("/etc/postfix-out/helo_checks")
+    with socket.create_connection((host.addresses[1], 2525), timeout=10) as sock:
+        assert sock.recv(512).decode(errors="replace").startswith(f"220 out.{host.name}.lab.example")
+    assert host.failed_units() == []
