@@ -380,3 +380,52 @@ def test_kill_9_of_a_whole_design_run_then_the_rerun_converges(new_booted, point
     with socket.create_connection((host.addresses[1], 2525), timeout=10) as sock:
         assert sock.recv(512).decode(errors="replace").startswith(f"220 out.{host.name}.lab.example")
     assert host.failed_units() == []
+
+
+def helo_reply(host: labhost.BootedHost, port: int = 2525) -> str:
+    """What postfix-out's smtpd answers to HELO localhost (its helo_checks decide, at once)."""
+    with socket.create_connection((host.addresses[1], port), timeout=10) as sock:
+        handle = sock.makefile("rwb")
+        handle.readline()
+        handle.write(b"HELO localhost\r\n")
+        handle.flush()
+        reply = handle.readline().decode(errors="replace")
+        handle.write(b"QUIT\r\n")
+        handle.flush()
+        return reply
+
+
+@pytest.mark.parametrize("change", ["table", "table-and-parameter"])
+def test_kill_9_after_a_change_is_written_then_the_rerun_brings_it_into_service(new_booted, change: str) -> None:
+    """A run that changes the running postfix-out (its regexp table; or the table and a main.cf
+    parameter) loses its module process to kill -9 right after the new table is on disk, before the
+    reload. smtpd(8) reads a regexp table when it starts, and an idle smtpd keeps serving with the
+    old one: the next run - the files are as declared by now - must still reload the instance, so
+    that what answers is the new rule."""
+    host = new_booted("killchange")
+    args = whole_design(host)
+    out = args["instances"][0]
+    out["parameters"].update(smtpd_helo_restrictions="check_helo_access regexp:/etc/postfix-out/helo_checks", smtpd_delay_reject="no")
+    out["maps"][0]["entries"] = [{"key": "/^localhost$/", "value": "REJECT old rule"}]
+    assert host.module("postfix_multi_host", module_args=args)["changed"] is True
+    assert "old rule" in helo_reply(host)  # and this smtpd stays, idle, for the next connection
+
+    out["maps"][0]["entries"] = [{"key": "/^localhost$/", "value": "REJECT new rule"}]
+    if change == "table-and-parameter":
+        out["parameters"]["smtpd_banner"] = "$myhostname ESMTP changed"
+    thread, box = in_background(lambda: host.module("postfix_multi_host", module_args=args))
+    wait_for_module(host, "postfix_multi_host")
+    deadline = time.monotonic() + 120
+    while "new rule" not in host.read("/etc/postfix-out/helo_checks"):
+        assert time.monotonic() < deadline and thread.is_alive(), "the run never wrote the table"
+        time.sleep(0.002)
+    for pid in host_pids(host, "python3"):
+        os.kill(pid, signal.SIGKILL)
+    thread.join(180)
+    assert box and (box[0].get("unreachable") or box[0].get("failed")), box
+
+    again = host.module("postfix_multi_host", module_args=args)
+    assert not again.get("failed") and again["health"]["passed"] is True, again.get("msg")
+    assert host.module("postfix_multi_host", module_args=args)["changed"] is False
+    assert "new rule" in helo_reply(host)
+    assert not host.path("/var/lib/postfix-out/postfix_multi-reload-pending").exists()
