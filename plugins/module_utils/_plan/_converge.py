@@ -623,19 +623,25 @@ def _pending_markers(reg: Registry, edits: t.Sequence[Edit], pending: t.Sequence
     """Leave the reload-pending marker of every instance whose files this run is about to write
     (``_io.mark_reload_pending``); the data directories of the markers to remove once their
     instance has been reloaded, restarted or started, by the name the service results give it."""
-    out = {}
+    out: dict[str, str] = {}
     for edit in edits:
-        inst = resolve_instance(reg, edit.instance)
-        problem = mark_reload_pending(inst.data_directory, "restarted" if edit.restart_required else "reloaded")
-        if problem:
-            report.warnings.append(f"{_label(edit.instance)}: {problem} (should this run stop before it reloads the instance, the next run will not know)")
-        else:
-            out[inst.label] = inst.data_directory
+        _leave_marker(reg, edit.instance, "restarted" if edit.restart_required else "reloaded", report, out)
     for item in pending:
         found = reg.by_directory(item["config_directory"])
         if found is not None:
             out[found.label] = found.data_directory
     return out
+
+
+def _leave_marker(reg: Registry, name: str, state: str, report: _Report, pending: dict[str, str]) -> None:
+    """Leave the reload-pending marker of instance ``name`` and add it to ``pending``; a marker that
+    cannot be left is a warning (the run goes on)."""
+    inst = resolve_instance(reg, name)
+    problem = mark_reload_pending(inst.data_directory, state)
+    if problem:
+        report.warnings.append(f"{_label(name)}: {problem} (should this run stop before it reloads the instance, the next run will not know)")
+    else:
+        pending[inst.label] = inst.data_directory
 
 
 def _clear_markers(report: _Report, pending: dict[str, str]) -> None:
@@ -721,14 +727,8 @@ def _map_marker(reg: Registry, job: MapJob, report: _Report, pending: dict[str, 
     def before_write(plans: list[MapPlan]) -> None:
         if job.new or not any(plan.reload_required for plan in plans):
             return
-        inst = resolve_instance(reg, job.instance)
-        if inst.label in pending:
-            return  # its files changed too: marked already
-        problem = mark_reload_pending(inst.data_directory, "reloaded")
-        if problem:
-            report.warnings.append(f"{_label(job.instance)}: {problem} (should this run stop before it reloads the instance, the next run will not know)")
-        else:
-            pending[inst.label] = inst.data_directory
+        if resolve_instance(reg, job.instance).label not in pending:  # else its files changed too: marked already
+            _leave_marker(reg, job.instance, "reloaded", report, pending)
 
     return before_write
 
