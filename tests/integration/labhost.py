@@ -630,6 +630,25 @@ class BootedHost(Host):
         return int(json.loads((self.root.parent / "boot.json").read_text()).get("boots", 0))
 
 
+def readme_design(host: BootedHost, hostname: str = "out") -> dict:
+    """A whole host design of MULTI_INSTANCE_README's shape, for postfix_multi_host: postfix-out
+    listening on the host's second address, postfix-null a null client (no listener); the primary
+    on its first address."""
+    return {
+        "instances": [
+            {
+                "name": "postfix-out",
+                "group": "mta",
+                "parameters": {"inet_interfaces": host.addresses[1], "myhostname": f"{hostname}.{host.name}.lab.example"},
+                "absent_parameters": ["master_service_disable"],
+            },
+            # master_service_disable = inet is postmulti's own setting; declared, it stays with state=replaced
+            {"name": "postfix-null", "group": "null", "parameters": {"myhostname": f"null.{host.name}.lab.example", "master_service_disable": "inet"}},
+        ],
+        "primary_parameters": {"inet_interfaces": host.addresses[0]},
+    }
+
+
 # ----------------------------------------------------------------------------
 # a host without Postfix, and a package archive it can install from
 # ----------------------------------------------------------------------------

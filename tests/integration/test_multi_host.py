@@ -33,21 +33,7 @@ MODULE = "mailops.postfix_multi.postfix_multi_host"
 
 
 def design(host: labhost.BootedHost, hostname: str = "out") -> dict:
-    """MULTI_INSTANCE_README's output instance shape: postfix-out listening on the host's second
-    address, postfix-null a null client (no listener); the primary on its first address."""
-    return {
-        "instances": [
-            {
-                "name": "postfix-out",
-                "group": "mta",
-                "parameters": {"inet_interfaces": host.addresses[1], "myhostname": f"{hostname}.{host.name}.lab.example"},
-                "absent_parameters": ["master_service_disable"],
-            },
-            # master_service_disable = inet is postmulti's own setting; declared, it stays with state=replaced
-            {"name": "postfix-null", "group": "null", "parameters": {"myhostname": f"null.{host.name}.lab.example", "master_service_disable": "inet"}},
-        ],
-        "primary_parameters": {"inet_interfaces": host.addresses[0]},
-    }
+    return labhost.readme_design(host, hostname)
 
 
 def listing(host: labhost.Host) -> list[str]:
