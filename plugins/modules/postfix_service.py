@@ -75,9 +75,12 @@ options:
         want every listed instance (C(postfix-instance-generator), Debian 11 and 12), C(postfix.service) is enabled
         and the unit of an instance that must not start is masked (C(systemctl mask postfix@postfix-out.service)),
         since the generator pulls in disabled instances too; C(systemctl daemon-reload) runs when the instance list
-        changed since the generator last ran. Where units are named after the configuration directory and nothing
-        pulls them in (C(postfix@out.service) for C(/etc/postfix-out), C(postfix.service) for the primary, Debian 13),
-        the units are enabled or disabled (C(systemctl enable postfix@out.service))."
+        changed since the generator last ran. Without O(name) and O(group) (the whole host), a mask of a
+        C(postfix@NAME.service) that no listed instance has - left by an instance masked while disabled, then destroyed,
+        deported or renamed - is removed (C(systemctl unmask)): it would keep a later instance of that name from ever
+        starting. Where units are named after the configuration directory and nothing pulls them in
+        (C(postfix@out.service) for C(/etc/postfix-out), C(postfix.service) for the primary, Debian 13), the units are
+        enabled or disabled (C(systemctl enable postfix@out.service))."
       - An instance that no unit of the package can drive (Debian 13 - a configuration directory not named
         C(/etc/postfix-NAME); Debian 11 and 12 - a nameless instance) does not start at boot; the module warns.
       - Where systemd is not PID 1 or O(use=postmulti), boot is left alone (with a warning); Debian's init script
@@ -212,7 +215,9 @@ packaging:
   type: str
   sample: "/usr/lib/systemd/system/postfix@.service: postfix@X for /etc/postfix-X, primary postfix.service"
 boot:
-  description: With O(enabled), one entry per selected instance; empty without O(enabled) or where systemd does not drive Postfix.
+  description:
+    - With O(enabled), one entry per selected instance; empty without O(enabled) or where systemd does not drive Postfix.
+    - Also one entry per stale mask removed (see O(enabled)), labelled with the unit's instance name, V(wanted=false).
   returned: always
   type: list
   elements: dict
@@ -243,7 +248,7 @@ boot:
       type: bool
       sample: true
     note:
-      description: Why an instance that should start at boot cannot, or empty.
+      description: Why an instance that should start at boot cannot, why a stale mask was removed, or empty.
       type: str
       sample: ""
 results:

@@ -241,6 +241,22 @@ class ServiceHost:
             return {unit: (_runner.run([self.systemctl(), "is-enabled", "--", unit]).stdout.strip() or "not-found") for unit in units}
         return dict(zip(units, answers))
 
+    def masked_units(self) -> list[str]:
+        """The ``postfix@*.service`` units masked in ``/etc/systemd/system`` (``systemctl mask``: a
+        link to ``/dev/null``)."""
+        try:
+            names = [entry for entry in os.listdir(_systemd.MASK_DIRECTORY) if entry.startswith("postfix@") and entry.endswith(".service")]
+        except OSError:
+            return []
+        masked = []
+        for name in names:
+            try:
+                if os.readlink(os.path.join(_systemd.MASK_DIRECTORY, name)) == os.devnull:
+                    masked.append(name)
+            except OSError:
+                continue  # not a link: a unit file of the administrator's
+        return masked
+
     def generated_wants(self) -> list[str] | None:
         try:
             return sorted(entry for entry in os.listdir(_systemd.GENERATOR_WANTS) if entry.startswith("postfix@"))
@@ -308,15 +324,24 @@ def _summary(records: t.Sequence[dict[str, t.Any]], check_mode: bool) -> str:
 
 
 def _boot(
-    host: ServiceHost, packaging: _systemd.Packaging, chosen: t.Sequence[Instance], enabled: bool, check_mode: bool
+    host: ServiceHost,
+    packaging: _systemd.Packaging,
+    chosen: t.Sequence[Instance],
+    enabled: bool,
+    check_mode: bool,
+    every: t.Sequence[Instance] | None = None,
 ) -> tuple[list[dict[str, t.Any]], list[str], list[str]]:
     """Make the units of ``chosen`` start at boot or not (``enabled``; a disabled instance never
     does); returns the per-instance records, the systemctl commands (run unless check mode) and
-    failures."""
+    failures. With ``every`` (all the host's instances: ``chosen`` is the whole host), masks left
+    for instances no longer listed are removed too (``_systemd.stale_masks``)."""
     entries = [(inst.label, _systemd.unit_for(inst, packaging), enabled and inst.enabled) for inst in chosen]
     units = [unit for _label, unit, _wanted in entries if unit]
+    stale: list[str] = []
+    if every is not None:
+        stale = _systemd.stale_masks(packaging, host.masked_units(), [_systemd.unit_for(inst, packaging) for inst in every])
     states = host.is_enabled([*units, _systemd.UMBRELLA_UNIT])
-    changes, umbrella = _systemd.plan_boot(packaging, entries, states, states.get(_systemd.UMBRELLA_UNIT, ""))
+    changes, umbrella = _systemd.plan_boot(packaging, entries, states, states.get(_systemd.UMBRELLA_UNIT, ""), stale)
     commands = _systemd.boot_commands(changes, umbrella)
     umbrella_after = "enabled" if "enable" in umbrella else states.get(_systemd.UMBRELLA_UNIT, "")
     records = []
@@ -331,7 +356,8 @@ def _boot(
                 "state": change.state or None,
                 "wanted": change.wanted,
                 "verbs": list(change.verbs),
-                "starts_at_boot": _systemd.starts_at_boot(packaging, change.unit, after, umbrella_after),
+                # a stale mask's unit is not listed: the generator does not want it
+                "starts_at_boot": change.unit not in stale and _systemd.starts_at_boot(packaging, change.unit, after, umbrella_after),
                 "note": change.note,
             }
         )
@@ -365,7 +391,7 @@ def boot_drift(reg: Registry, host: ServiceHost | None = None) -> list[str] | No
     packaging = host.packaging()
     if packaging.by is None:
         return None
-    _records, commands, _failed = _boot(host, packaging, reg.instances, True, check_mode=True)
+    _records, commands, _failed = _boot(host, packaging, reg.instances, True, check_mode=True, every=reg.instances)
     if not commands and packaging.generator and _wants_stale(host, reg):
         commands.append(" ".join(host.systemctl_argv("daemon-reload", None)))
     return commands
@@ -404,9 +430,10 @@ def manage_service(options: t.Mapping[str, t.Any], check_mode: bool, host: Servi
     boot: list[dict[str, t.Any]] = []
     boot_commands: list[str] = []
     if enabled is not None and backend == "systemd":
-        boot, boot_commands, failed = _boot(host, packaging, chosen, bool(enabled), check_mode)
+        whole = options.get("name") is None and options.get("group") is None
+        boot, boot_commands, failed = _boot(host, packaging, chosen, bool(enabled), check_mode, every=reg.instances if whole else None)
         for rec in boot:
-            if rec["note"]:
+            if rec["note"] and rec["unit"] is None:
                 warnings.append(f"{rec['instance']}: {rec['note']}")
     elif backend == "systemd" and options.get("state") in ("started", "restarted"):
         # not asked to manage boot: say where a reboot would bring back something else than what runs now

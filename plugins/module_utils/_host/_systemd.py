@@ -55,6 +55,8 @@ UMBRELLA_UNIT = "postfix.service"
 GENERATOR = "postfix-instance-generator"
 # The directory sd_booted(3) tests: it exists only when systemd is PID 1.
 BOOTED_MARKER = "/run/systemd/system"
+# Where ``systemctl mask`` links a unit to /dev/null (systemctl(1)).
+MASK_DIRECTORY = "/etc/systemd/system"
 # Where the Debian generator puts the wants links of postfix.service.
 GENERATOR_WANTS = "/run/systemd/generator/postfix.service.wants"
 
@@ -311,21 +313,39 @@ def starts_at_boot(packaging: Packaging, unit: str | None, state: str, umbrella_
     return False
 
 
+def stale_masks(packaging: Packaging, masked: t.Iterable[str], listed: t.Iterable[str | None]) -> list[str]:
+    """The masked ``postfix@NAME.service`` units (``masked``, from ``/etc/systemd/system``) that no
+    listed instance has (``listed``: the units of every instance, primary included) - masks that
+    ``plan_boot`` made for an instance since destroyed, deported or renamed. Only with generator
+    packaging (Debian 11, 12), where masking keeps a disabled instance from starting: such a mask
+    would keep a later instance of the same name from ever starting (``postmulti -e create``
+    knows nothing of it). Elsewhere a mask is the administrator's and stays."""
+    if not (packaging.generator and packaging.by == "name"):
+        return []
+    keep = {unit for unit in listed if unit}
+    return sorted(unit for unit in set(masked) if unit.startswith("postfix@") and unit.endswith(".service") and unit not in keep)
+
+
+STALE_MASK_NOTE = "masked for an instance no longer listed (destroyed, deported or renamed): unmasked, so that a later instance of that name can start"
+
+
 def plan_boot(
     packaging: Packaging,
     entries: t.Sequence[tuple[str, str | None, bool]],
     states: t.Mapping[str, str],
     umbrella_state: str,
+    stale: t.Sequence[str] = (),
 ) -> tuple[list[BootChange], tuple[str, ...]]:
     """Boot changes for ``entries`` = ``(label, unit, wanted)``, given ``systemctl is-enabled``
     ``states`` of the units and of ``postfix.service``; also the verbs for ``postfix.service``.
 
     * generator packaging (Debian 11, 12): ``postfix.service`` is enabled when any instance should
       start at boot; a wanted unit is unmasked; an unwanted one is masked (the generator would
-      pull it in, and a disabled instance's unit fails);
+      pull it in, and a disabled instance's unit fails); the ``stale`` masks (``stale_masks``) are
+      removed, each a change labelled with the unit's instance string;
     * otherwise (Debian 13): a wanted unit is unmasked and enabled, an unwanted one disabled.
     """
-    changes = []
+    changes = [BootChange(unit[len("postfix@") : -len(".service")], unit, "masked", False, ("unmask",), STALE_MASK_NOTE) for unit in stale]
     for label, unit, wanted in entries:
         if unit is None:
             note = "no unit of this host's Postfix package can drive it, so nothing starts it at boot" if wanted else ""

@@ -21,6 +21,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._syste
     needs_daemon_reload,
     plan_boot,
     read_packaging,
+    stale_masks,
     starts_at_boot,
     translate,
     unit_for,
@@ -245,6 +246,28 @@ def test_boot_without_generator_enables_and_disables_units() -> None:
     states = {"postfix.service": "enabled", "postfix@a.service": "enabled", "postfix@b.service": "disabled"}
     changes, umbrella = plan_boot(DEBIAN13, entries, states, "enabled")
     assert boot_commands(changes, umbrella) == []
+
+
+def test_masks_of_instances_no_longer_listed_are_stale_with_the_generator_only() -> None:
+    # postfix-old was masked while disabled, then destroyed (or renamed): postmulti -e create of a new
+    # postfix-old would enable it and the generator would want its unit, which the mask keeps from starting
+    masked = ["postfix@postfix-old.service", "postfix@postfix-b.service", "postfix@-.service"]
+    listed = [unit_for(inst(None, primary=True), DEBIAN12), unit_for(inst("postfix-b", enabled=False), DEBIAN12), None]
+    assert stale_masks(DEBIAN12, masked, listed) == ["postfix@postfix-old.service"]
+    assert stale_masks(DEBIAN11, masked, listed) == ["postfix@postfix-old.service"]
+    # without the generator a mask is the administrator's: the module never masks there
+    assert stale_masks(DEBIAN13, ["postfix@old.service"], ["postfix.service"]) == []
+    assert stale_masks(DEBIAN12, [], listed) == []
+
+
+def test_a_stale_mask_is_unmasked_beside_the_listed_instances() -> None:
+    entries = [("postfix-b", "postfix@postfix-b.service", False)]
+    states = {"postfix@postfix-b.service": "masked"}
+    changes, umbrella = plan_boot(DEBIAN12, entries, states, "enabled", ["postfix@postfix-old.service"])
+    assert boot_commands(changes, umbrella) == [("unmask", ["postfix@postfix-old.service"])]
+    stale = changes[0]
+    assert (stale.label, stale.unit, stale.state, stale.wanted) == ("postfix-old", "postfix@postfix-old.service", "masked", False)
+    assert "no longer listed" in stale.note
 
 
 def test_boot_of_an_instance_without_unit_is_a_note() -> None:
