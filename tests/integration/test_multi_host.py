@@ -233,6 +233,30 @@ def test_a_linked_file_is_refused_before_anything_is_done(new_booted):
     assert "postfix-extra" in listing(host)
 
 
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ({"queue_directory": "/var/spool/pfx-same"}, "queue_directory=/var/spool/pfx-same conflicts with instance /etc/postfix-c"),
+        ({"queue_directory": "/var/spool/pfx-same/sub"}, "lies inside instance /etc/postfix-c's queue_directory"),
+        ({"queue_directory": "/etc/postfix-c"}, "conflicts with instance /etc/postfix-c, config_directory=/etc/postfix-c"),
+    ],
+)
+def test_new_instances_that_clash_with_each_other_fail_before_anything_is_written(host, second, why):
+    """Two new instances of one design, each fine on the host as it is, that postmulti would not let
+    both exist: refused in check mode and when applied, before the first is created (a chroot host)."""
+    before = host.state()
+    design = {"instances": [{"name": "postfix-c", "queue_directory": "/var/spool/pfx-same"}, {"name": "postfix-d", **second}]}
+    for check in (True, False):
+        result = host.module(MODULE, check=check, module_args=design)
+        assert result.get("failed") is True and result["changed"] is False, result
+        assert why in result["msg"] and "both are new in this design" in result["msg"], result["msg"]
+        assert host.state() == before
+        assert not host.path("/etc/postfix-c").exists() and not host.path("/var/spool/pfx-same").exists()
+    design["instances"][1].pop("queue_directory")
+    assert host.module(MODULE, module_args=design)["changed"] is True
+    assert listing(host) == ["-", "postfix-c", "postfix-d"]
+
+
 def test_a_run_that_fails_half_way_still_reloads_what_it_wrote(new_booted):
     """The files of postfix-out are written (a new master.cf service and a parameter), then the write
     of postfix-null's main.cf fails (a directory where Postfix's edit lock file goes). postfix-out must

@@ -119,6 +119,16 @@ def test_refusals(oracle, new_host):
             fails=r"config_directory /srv/lnk/postfix-p resolves to /etc/postfix-p through a symbolic link\. .*give the real path \(/etc/postfix-p\)",
         ),
         Step(
+            "queue_directory the instance's own config_directory (postmulti refuses it; the list would not load)",
+            {"name": "postfix-d31", "config_directory": "/srv/d31", "queue_directory": "/srv/d31"},
+            fails=r"instance /srv/d31: config_directory and queue_directory are the same directory \(/srv/d31\); give each its own",
+        ),
+        Step(
+            "a queue_directory that Postfix would expand to the primary's",
+            {"name": "postfix-q", "queue_directory": "/var/spool/postfix${undefined_xyz}"},
+            fails=r"queue_directory '/var/spool/postfix\$\{undefined_xyz\}' contains '\$', which Postfix expands to another directory",
+        ),
+        Step(
             "queue_directory inside the primary's queue directory",
             {"name": "postfix-nest", "queue_directory": "/var/spool/postfix/nest"},
             fails=r"queue_directory=/var/spool/postfix/nest lies inside instance /etc/postfix's queue_directory=/var/spool/postfix",

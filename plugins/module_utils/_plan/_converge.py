@@ -474,6 +474,7 @@ def _apply(
     # only a run that changes something compiles the life-cycle code (the module's source is compiled
     # on every call: see _core._zipload)
     from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import (  # pylint: disable=import-outside-toplevel
+        NewInstances,
         manage_init,
         manage_instance,
         staged_configuration,
@@ -501,8 +502,10 @@ def _apply(
     refuse_links(path for edit in edits for path in edit.paths())
     if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
         refuse_links([f"{reg.primary_directory}/main.cf"])  # the registration
+    together = NewInstances()
     for request in requests:
-        staged = staged_configuration(request, facts.fresh()) if request["state"] == "present" else None  # also refuses links
+        # also refuses links, and new instances that clash with each other
+        staged = staged_configuration(request, facts.fresh(), together) if request["state"] == "present" else None
         if staged is not None and validate_on:  # validated here with the others, not again in manage_instance
             jobs.append((request["name"], staged[0], staged[1]))
             request["validate"] = False

@@ -14,6 +14,7 @@ Domain problems surface as ``PostfixMultiError`` with a message an operator can 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import typing as t
 
@@ -233,14 +234,42 @@ def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[
     return _Planned(desired, content, reg, plan, configured)
 
 
-def staged_configuration(options: t.Mapping[str, t.Any], facts: LocalFacts | None = None) -> tuple[str, dict[str, str]] | None:
+class NewInstances:
+    """The instances one run registers (created or imported), each checked against those registered
+    before it in the same run. Each is planned against the host as it is, where the others do not
+    exist yet: two that clash (the same queue directory, one's queue in the other's configuration
+    directory) would each pass, and the second fail after the first was written."""
+
+    def __init__(self) -> None:
+        self._registry: Registry | None = None
+
+    def add(self, planned: _Planned, resolve: t.Callable[[str], str]) -> None:
+        after = planned.plan.after
+        if planned.plan.action not in ("create", "import") or after is None:
+            return
+        if self._registry is None:
+            self._registry = dataclasses.replace(planned.reg, instances=list(planned.reg.instances))  # checked against it when planned
+        else:
+            try:
+                self._registry.check_new(after, resolve)
+            except PostfixMultiError as exc:
+                raise PostfixMultiError(f"{exc.msg} (both are new in this design: postmulti would refuse the second one)") from exc
+        self._registry.instances.append(after)
+
+
+def staged_configuration(
+    options: t.Mapping[str, t.Any], facts: LocalFacts | None = None, together: NewInstances | None = None
+) -> tuple[str, dict[str, str]] | None:
     """The configuration directory and the files ``postfix_instance`` with these options would
     validate (None: nothing to validate), so that a caller can validate several instances at once
     and then call ``manage_instance`` with ``validate=false``. Refuses, as ``manage_instance``
-    does, a plan that would write through a symbolic link."""
+    does, a plan that would write through a symbolic link, and (``together``) an instance that
+    clashes with one registered earlier in the same run."""
     facts = facts or LocalFacts()
     planned = _plan_instance(options, facts, facts.defaults())
     refuse_links(write.path for write in planned.plan.writes())
+    if together is not None:
+        together.add(planned, facts.resolve)
     if not planned.configured.files or planned.plan.after is None:
         return None
     return planned.plan.after.config_directory, planned.configured.files

@@ -162,16 +162,17 @@ class Planner:
         if problem:
             raise PostfixMultiError(problem)
 
-    def _require_healthy(self, target: str | None) -> None:
-        """Refuse to edit a host whose instance list postmulti itself could not load."""
+    def _require_healthy(self, target: str | None, deregistering: str | None = None) -> None:
+        """Refuse to edit a host whose instance list postmulti itself could not load; the conflicts
+        of the instance being ``deregistering`` (deported) are what its deregistration ends."""
         problems = [p for d, p in self.reg.broken.items() if d != target]
-        problems += self.reg.conflicts(self.facts.resolve)
+        problems += self.reg.conflicts(self.facts.resolve, apart_from=deregistering)
         if problems:
             raise PostfixMultiError(
                 "the instance list in "
                 f"{self.reg.primary_directory}/main.cf is broken, so postmulti and 'postfix start' fail too: "
                 + "; ".join(problems)
-                + ". Repair it first (e.g. state=deported for an entry whose main.cf is missing or wrong).",
+                + ". Repair it first (e.g. state=deported for an entry whose main.cf is missing or wrong, or whose directories conflict).",
                 problems=problems,
             )
 
@@ -266,7 +267,14 @@ class Planner:
             if entry is not None:
                 return self._plan_deregister_broken(cfg, entry)
             return Plan("none", None, None, directories=list(self.reg.secondary_directories), messages=[f"instance {cfg} is not registered"])
-        self._require_healthy(None)
+        resolve = self.facts.resolve
+        own = [problem for problem in self.reg.conflicts(resolve) if problem not in self.reg.conflicts(resolve, apart_from=inst.config_directory)]
+        self._require_healthy(None, deregistering=inst.config_directory)
+        if own:
+            # its directories are another instance's too: what "postfix status" or a stop would reach
+            # is that instance, so the entry is only taken off the list, as an unreadable one is
+            entry = self.reg.listed(inst.config_directory, resolve) or inst.config_directory
+            return self._plan_deregister_broken(cfg, entry, "; ".join(own))
         return self._plan_remove(desired, inst, destroy=False)
 
     # ------------------------------------------------------------- update
@@ -564,13 +572,15 @@ class Planner:
                 f"Cannot destroy instance {inst.label}: {exc.msg}. Nothing was changed; deregister it with state=deported and clean up by hand."
             ) from exc
 
-    def _plan_deregister_broken(self, cfg: str, entry: str) -> Plan:
+    def _plan_deregister_broken(self, cfg: str, entry: str, why: str | None = None) -> Plan:
+        """Take ``entry`` off the instance list and nothing else: its main.cf cannot be read, or
+        (``why``) its directories conflict with another instance's; nothing is stopped or disabled."""
         self._require_init()
         directories = [d for d in self.reg.secondary_directories if d != entry]
         has_main = self.facts.exists(f"{entry}/main.cf")
         plan = Plan("deport", None, None, directories=directories)
         plan.primary_write = self._primary_edit(directories, alternate_add=entry if has_main else None)
-        plan.warnings.append(f"deregistered broken entry {entry}: {self.reg.broken.get(entry)}")
+        plan.warnings.append(f"deregistered broken entry {entry}: {why or self.reg.broken.get(entry)}")
         return plan
 
 

@@ -157,6 +157,10 @@ def clean_directory(value: str, option: str) -> str:
         raise PostfixMultiError(f"{option} '{value}' is not an absolute path; give the full path, e.g. /etc/postfix-out")
     if any(ch in value for ch in "\n\r\t ,"):
         raise PostfixMultiError(f"{option} '{value}' contains whitespace or a comma, which Postfix cannot store in multi_instance_directories")
+    if "$" in value:
+        # Postfix expands $name and ${name} in these parameters (postconf(5), "$name"): the directory it
+        # would use is not the one written, so every check made on the written path would be wrong
+        raise PostfixMultiError(f"{option} '{value}' contains '$', which Postfix expands to another directory; give the literal path")
     norm = normalize(value)
     if norm == "/":
         raise PostfixMultiError(f"{option} '{value}' is the root directory")

@@ -355,8 +355,10 @@ class Registry:
                 index.setdefault(key, (value, owner, param))
         return index
 
-    def conflicts(self, resolve: Resolver = identity) -> list[str]:
-        """postmulti's uniqueness rule (no two instances share a name or a config, queue or data directory: postmulti.c), by normal and resolved paths."""
+    def conflicts(self, resolve: Resolver = identity, apart_from: str | None = None) -> list[str]:
+        """postmulti's uniqueness rule (no two instances share a name or a config, queue or data directory: postmulti.c), by normal and resolved paths.
+        ``apart_from``: leave out the conflicts of that instance (configuration directory) - those
+        its deregistration ends."""
         index: dict[tuple[str, str], tuple[str, str, str]] = {}
         problems: list[str] = []
         for value, owner, param in self.claims():
@@ -364,7 +366,8 @@ class Registry:
             for key in keys:
                 other = index.get(key)
                 if other is not None and (other[1], other[2]) != (owner, param):
-                    problems.append(f"instance {owner}, {param}={value} conflicts with instance {other[1]}, {other[2]}={other[0]}")
+                    if apart_from is None or apart_from not in (owner, other[1]):
+                        problems.append(f"instance {owner}, {param}={value} conflicts with instance {other[1]}, {other[2]}={other[0]}")
                     break
             for key in keys:
                 index.setdefault(key, (value, owner, param))
@@ -373,10 +376,12 @@ class Registry:
     def check_new(self, candidate: Instance, resolve: Resolver = identity, replacing: str | None = None) -> None:
         """Raise when a new or renamed instance would claim something already owned (the same rule postmulti -e create applies)."""
         owner = candidate.config_directory
-        if candidate.queue_directory and same_directory(candidate.queue_directory, candidate.data_directory, resolve):
-            raise PostfixMultiError(
-                f"instance {owner}: queue_directory and data_directory are the same directory ({candidate.queue_directory}); give each its own"
-            )
+        own = [(param, getattr(candidate, param)) for param in ("config_directory", "queue_directory", "data_directory")]
+        for index, (param, value) in enumerate(own):
+            for other_param, other_value in own[index + 1 :]:
+                # postmulti compares an instance's own directories too (postmulti.c): the list would not load
+                if value and other_value and same_directory(value, other_value, resolve):
+                    raise PostfixMultiError(f"instance {owner}: {param} and {other_param} are the same directory ({value}); give each its own")
         skip = replacing if replacing is not None and replacing != self.primary_directory else None
         index = self._claim_index(resolve, skip_owner=skip)
         mine = [

@@ -181,3 +181,11 @@ def test_real_paths_forget_sees_a_new_link(tmp_path):
     assert resolve(path) == str(tmp_path / "dir")  # remembered until told to forget
     resolve.forget()
     assert resolve(path) == str(tmp_path / "other")
+
+
+@pytest.mark.parametrize("value", ["/var/spool/postfix${undefined}", "/var/lib/$myhostname", "/etc/postfix-$(name)"])
+def test_a_directory_postfix_would_expand_is_refused(value: str) -> None:
+    # Postfix expands $name in queue_directory and data_directory (postconf(5)): the conflict and
+    # link checks would look at another directory than the one Postfix uses
+    with pytest.raises(PostfixMultiError, match=r"contains '\$', which Postfix expands"):
+        clean_directory(value, "queue_directory")

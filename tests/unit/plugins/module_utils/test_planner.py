@@ -390,3 +390,61 @@ def test_destroy_refuses_system_or_shared_real_directories() -> None:
         match=r"Cannot destroy instance postfix-a: .*queue_directory=/var/spool/postfix/a lies inside instance /etc/postfix's queue_directory",
     ):
         plan(facts2, name="postfix-a", state="absent")
+
+
+@pytest.mark.parametrize(
+    ("queue", "data", "message"),
+    [
+        ("/srv/d31", None, "config_directory and queue_directory are the same directory"),
+        (None, "/srv/d31/", "config_directory and data_directory are the same directory"),
+        ("/srv/q", "/srv/q", "queue_directory and data_directory are the same directory"),
+    ],
+)
+def test_an_instance_whose_own_directories_are_one_is_refused(queue: str | None, data: str | None, message: str) -> None:
+    # postmulti -e create config_directory=/srv/d31 queue_directory=/srv/d31 is fatal: postmulti
+    # compares an instance's own directories too, and would not load the list afterwards
+    with pytest.raises(PostfixMultiError, match=message):
+        plan(host(), name="postfix-d31", config_directory="/srv/d31", queue_directory=queue, data_directory=data)
+
+
+def test_deport_takes_a_conflicting_entry_off_the_list_and_touches_nothing_else() -> None:
+    # a hand-made entry whose queue is the primary's: its "postfix status" is the primary's master, so
+    # a forced stop would stop the primary; deregistering is the repair the refusal of every edit names
+    facts = host(secondaries=[*THREE, ("/etc/postfix-q", secondary_main("postfix-q", queue="/var/spool/postfix", enabled="yes"))])
+    with pytest.raises(PostfixMultiError, match="is broken.* conflicts with instance /etc/postfix, queue_directory=/var/spool/postfix"):
+        plan(facts, name="postfix-a", group="x2")
+    with pytest.raises(PostfixMultiError, match="is broken"):
+        plan(facts, name="postfix-q", state="absent")  # destroying it would remove the primary's queue
+    p = plan(facts, name="postfix-q", state="deported", force=True)
+    assert p.action == "deport" and not p.stop and not p.instance_writes and not p.remove
+    after = MainCf.parse(p.primary_write.after)  # type: ignore[union-attr]
+    assert after.get("multi_instance_directories") == "/etc/postfix-a /etc/postfix-b /etc/postfix-c"
+    assert "conflicts with instance /etc/postfix" in p.warnings[0]
+    apply(facts, p)
+    assert Registry.load(FALLBACK_DEFAULTS, facts.read_text).problems == []
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"queue_directory": "/var/spool/pfx-same"}, "queue_directory=/var/spool/pfx-same conflicts with instance /etc/postfix-c"),
+        ({"queue_directory": "/var/spool/pfx-same/sub"}, "lies inside instance /etc/postfix-c's queue_directory"),
+        ({"queue_directory": "/etc/postfix-c"}, "conflicts with instance /etc/postfix-c, config_directory=/etc/postfix-c"),
+        ({"name": "postfix-c2", "config_directory": "/etc/postfix-c"}, "new config_directory=/etc/postfix-c is already in use"),
+    ],
+)
+def test_new_instances_of_one_run_are_checked_against_each_other(second: dict[str, str], message: str) -> None:
+    """Each is planned against the host as it is, where the other does not exist yet; registered one
+    after the other, postmulti refuses the second (the real run would fail half-way)."""
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import NewInstances, _plan_instance
+
+    facts = host()
+    together = NewInstances()
+    together.add(
+        _plan_instance({"name": "postfix-c", "queue_directory": "/var/spool/pfx-same", "state": "present"}, facts, dict(FALLBACK_DEFAULTS)), facts.resolve
+    )
+    planned = _plan_instance({"name": "postfix-d", "state": "present", **second}, facts, dict(FALLBACK_DEFAULTS))
+    with pytest.raises(PostfixMultiError, match=message + r".*both are new in this design"):
+        together.add(planned, facts.resolve)
+    distinct = _plan_instance({"name": "postfix-e", "state": "present"}, facts, dict(FALLBACK_DEFAULTS))
+    together.add(distinct, facts.resolve)
