@@ -65,6 +65,9 @@ options:
     description:
       - The queue directory of a new instance. Defaults to the sibling of the primary's queue directory named after O(name).
       - For an existing or imported instance it must match what the instance uses; the module never moves a queue.
+      - Taken literally, like O(config_directory) and O(data_directory) - a path containing C($), which Postfix would
+        expand to another directory, is refused - and it must differ from the instance's own other two directories and
+        from every other instance's (not inside, not around them).
     type: path
   data_directory:
     description:
