@@ -55,7 +55,7 @@ extends_documentation_fragment:
 options:
   timeout:
     description:
-      - Seconds that every probe has, from the moment the probes start.
+      - Seconds that every probe has, from the moment the probes start; above 0 and at most 3600.
       - A probe that fails for another reason than a refused connection (no banner, a C(421) banner, a closed
         connection) fails at once.
     type: float

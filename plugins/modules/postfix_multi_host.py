@@ -110,7 +110,7 @@ options:
     type: bool
     default: false
   probe_timeout:
-    description: Seconds the probes may take in all.
+    description: Seconds the probes may take in all, above 0 and at most 3600.
     type: float
     default: 30.0
   install:

@@ -390,6 +390,22 @@ def caller_endpoints(specs: t.Sequence[t.Mapping[str, t.Any]]) -> list[tuple[str
     return found
 
 
+# The longest a health check may wait for its probes: an hour. Longer is a mistake (a value in
+# milliseconds, 1e308), and one that socket timeouts cannot even represent.
+MAX_TIMEOUT = 3600.0
+
+
+def timeout_spec(value: t.Any, option: str = "timeout") -> float:
+    """The probes' time in seconds; PostfixMultiError unless a finite number above 0 and at most an hour."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise PostfixMultiError(f"{option} must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= MAX_TIMEOUT:  # also false for nan
+        raise PostfixMultiError(f"{option} must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f} (an hour), not {value!r}")
+    return seconds
+
+
 def queue_limit_spec(limits: t.Mapping[str, t.Any] | None) -> dict[str, int]:
     """The caller's queue limits as {queue: most messages}; PostfixMultiError for a malformed one."""
     found: dict[str, int] = {}
@@ -430,8 +446,7 @@ def check(
 
     With ``queue_limits`` ({queue: most messages}), an enabled instance whose queue holds more
     queue files than its limit fails too: mail that piles up is not a healthy host."""
-    if timeout <= 0:
-        raise PostfixMultiError(f"timeout must be a positive number of seconds, not {timeout}")
+    timeout = timeout_spec(timeout)
     given = caller_endpoints(probes)
     limits = queue_limit_spec(queue_limits)
     reg = Registry.load(host.defaults(), host.read_text)

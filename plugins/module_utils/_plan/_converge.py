@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import UNSAFE_WRITES, Interface
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import LocalFacts, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check, queue_limit_spec
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._health import PROBE_OPTIONS, LocalHealthHost, check, queue_limit_spec, timeout_spec
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import (
     DirectoryLock,
     clear_quick_start,
@@ -330,7 +330,9 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
     state = options.get("state") or "merged"
     if state not in STATES:
         raise PostfixMultiError(f"state must be one of {', '.join(STATES)}, not {state!r}")
-    queue_limit_spec(options.get("queue_limits"))  # a malformed health gate fails before anything changes
+    # a malformed health gate fails before anything changes
+    queue_limit_spec(options.get("queue_limits"))
+    probe_timeout = timeout_spec(30.0 if options.get("probe_timeout") is None else options["probe_timeout"], "probe_timeout")
     try:
         find_postfix_command("postconf")
     except PostfixMultiError:
@@ -425,7 +427,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
                 health_host,
                 options.get("probes") or [],
                 options.get("replace_probes") or [],
-                float(options.get("probe_timeout") or 30.0),
+                probe_timeout,
                 queue_limits=options.get("queue_limits") or {},
             )
             result["health"] = health
