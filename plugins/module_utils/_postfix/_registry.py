@@ -377,8 +377,8 @@ class Registry:
         """Raise when a new or renamed instance would claim something already owned (the same rule postmulti -e create applies)."""
         owner = candidate.config_directory
         own = [(param, getattr(candidate, param)) for param in ("config_directory", "queue_directory", "data_directory")]
-        for index, (param, value) in enumerate(own):
-            for other_param, other_value in own[index + 1 :]:
+        for position, (param, value) in enumerate(own):
+            for other_param, other_value in own[position + 1 :]:
                 # postmulti compares an instance's own directories too (postmulti.c): the list would not load
                 if value and other_value and same_directory(value, other_value, resolve):
                     raise PostfixMultiError(f"instance {owner}: {param} and {other_param} are the same directory ({value}); give each its own")
