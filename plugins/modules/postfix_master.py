@@ -20,13 +20,19 @@ description:
     dropped. Comments, blank lines (also those inside the entry) and all other entries are kept as they are. A new
     entry is appended at the end. Unlike Postfix 3.7's C(postconf -M), the first non-option argument keeps its braces
     when it contains blanks, so that it stays one argument.
-  - Entries that C(postconf -M) or the Postfix master daemon would refuse or read differently are refused before anything
-    is written (unknown type, bad flags, wakeup or process limit, unbalanced braces, C(-o) values that are not
-    C(name=value), an inet service marked private, option clusters such as C(-ofoo=bar) that postconf splits differently
-    from the daemons).
+  - Entries that C(postconf -M), the Postfix master daemon or the service's program would refuse or read differently are
+    refused before anything is written, in check mode too (unknown type, bad flags, wakeup or process limit, unbalanced
+    braces, C(-o) values that are not C(name=value) - braced or not, so C(-o foo) and a final C(-o) are refused, while
+    C(-o name=), C(-o {name = value with blanks}) and C(-o name=$other) are fine -, an inet service marked private,
+    option clusters such as C(-ofoo=bar) that postconf splits differently from the daemons, control characters such as
+    a carriage return in any field).
+  - "The socket of a C(unix), C(unix-dgram) or C(pass) service is C(private/NAME) (O(private=y) or V(-)) or
+    C(public/NAME) (O(private=n)) in the queue directory, and must fit in a UNIX-domain socket address (107 bytes on
+    Linux); otherwise the master daemon stops with C(fatal: unix-domain name too long) and the instance does not start.
+    So such a O(service) name is refused when it is longer than 99 bytes (100 with O(private=n))."
   - A wrong value of O(private), O(unprivileged), O(chroot), O(wakeup), O(maxproc) or O(command) fails the task before
-    anything is read from the host (also with O(state=absent)); so do an invalid O(service) name and, for an C(inet)
-    entry, O(private=y) or O(private=-).
+    anything is read from the host (also with O(state=absent)); so do an invalid O(service) name (also one too long for
+    its socket when O(private) is given) and, for an C(inet) entry, O(private=y) or O(private=-).
   - With O(validate=true) (the default) the new C(master.cf) is first checked on a private copy of the configuration
     directory (with its own scratch queue and data directories, so the live queue is never touched) with
     C(postconf -c COPY -M), C(postconf -c COPY -n) and C(postfix -c COPY check). If Postfix refuses it, the task fails

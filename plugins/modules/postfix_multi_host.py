@@ -31,6 +31,11 @@ description:
     next start of that instance checks as usual. Existing instances always start with the full check.
   - If any instance's new configuration is refused, the task fails with Postfix's own message for each refused instance
     and nothing is written.
+  - "The C(master.cf) entries of O(instances[].master) are checked as M(mailops.postfix_multi.postfix_master) checks its
+    options, before anything is read from the host, in check mode too. Each item takes the keys C(service), C(type),
+    C(private), C(unprivileged), C(chroot), C(wakeup), C(maxproc), C(command) and C(state) (the options of
+    M(mailops.postfix_multi.postfix_master) for the entry); an unknown key (such as C(maxprocs) or C(comand)) fails the
+    task with the keys it takes, and so does a second item with the same C(service) and C(type) in one instance's list."
   - The fine-grained modules (M(mailops.postfix_multi.postfix_instance), M(mailops.postfix_multi.postfix_config),
     M(mailops.postfix_multi.postfix_master), M(mailops.postfix_multi.postfix_service),
     M(mailops.postfix_multi.postfix_health)) run the same code; use them for single changes.

@@ -40,6 +40,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._ma
     MasterCf,
     MasterCfError,
     MasterEntry,
+    control_problem,
     maxproc_problem,
     split_command,
     wakeup_problem,
@@ -236,7 +237,8 @@ def _edit_instance_file(options: Mapping[str, t.Any], name: str, replan: t.Calla
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
-        inst = resolve_instance(reg, options.get("instance") or "-")
+        # an empty string selects nothing, as with postmulti -i '': only '-' (the default) is the primary
+        inst = resolve_instance(reg, "-" if options.get("instance") is None else options["instance"])
         path = f"{inst.config_directory}/{name}"
         before = _read(facts, path)
         plan = replan(before)
@@ -315,6 +317,13 @@ def requested_fields(options: Mapping[str, t.Any]) -> dict[str, str]:
     """
     values: dict[str, str] = {}
     problems: list[str] = []
+    for name in BOOL_FIELDS + ("wakeup", "maxproc"):
+        # before the values are stripped: "y\r" is no flag
+        control = control_problem(name, options[name]) if isinstance(options.get(name), str) else None
+        if control is not None:
+            problems.append(control)
+    if problems:
+        raise PostfixMultiError(f"{options.get('service')}/{options.get('type')}: " + "; ".join(problems))
     for name in BOOL_FIELDS:
         try:
             flag = _flag(name, options.get(name))
@@ -355,10 +364,34 @@ def command_argv(command: t.Any) -> tuple[str, ...] | None:
         command = " ".join(str(item) for item in command)
     if not isinstance(command, str):
         raise PostfixMultiError(f"command must be a string or a list, not {type(command).__name__}")
+    # before it is split: master.cf text separates words at TAB, CR and LF too, which would hide them
+    control = control_problem("command", command)
+    if control is not None:
+        raise PostfixMultiError(control)
     try:
         return split_command(command)
     except MasterCfError as exc:
         raise PostfixMultiError(str(exc)) from None
+
+
+def _entry_command(service: str, kind: str, options: Mapping[str, t.Any]) -> tuple[str, ...] | None:
+    """command_argv of the options' command, its messages naming the entry."""
+    try:
+        return command_argv(options.get("command"))
+    except PostfixMultiError as exc:
+        raise PostfixMultiError(f"{service}/{kind}: {exc.msg}") from None
+
+
+def _service_and_type(options: Mapping[str, t.Any]) -> tuple[str, str]:
+    """The options' service name and type: required, without control characters."""
+    service, kind = options.get("service"), options.get("type")
+    if not isinstance(service, str) or not service or not isinstance(kind, str) or not kind:
+        raise PostfixMultiError("service and type are required")
+    for name, value in (("service", service), ("type", kind)):
+        control = control_problem(name, value)
+        if control is not None:
+            raise PostfixMultiError(f"{service!r}/{kind!r}: {control}")
+    return service, kind
 
 
 def _refuse_private_inet(service: str, kind: str, private: str) -> t.NoReturn:
@@ -378,7 +411,7 @@ def desired_entry(current: MasterEntry | None, options: Mapping[str, t.Any]) -> 
     for name in BOOL_FIELDS + ("wakeup", "maxproc"):
         if name not in values:
             values[name] = getattr(current, name) if current else "-"
-    argv = command_argv(options.get("command"))
+    argv = _entry_command(service, kind, options)
     if argv is None:
         if current is None:
             raise PostfixMultiError(f"{service}/{kind} does not exist yet: give its command")
@@ -400,11 +433,9 @@ def check_master_options(options: Mapping[str, t.Any]) -> None:
     inet entry whose private column the options do not give must not be private). With
     ``state=absent`` the given fields are checked too, the service name and type are not.
     """
-    service, kind = options.get("service"), options.get("type")
-    if not isinstance(service, str) or not service or not isinstance(kind, str) or not kind:
-        raise PostfixMultiError("service and type are required")
+    service, kind = _service_and_type(options)
     values = requested_fields(options)
-    argv = command_argv(options.get("command"))
+    argv = _entry_command(service, kind, options)
     if options.get("state", "present") == "absent":
         return
     if kind == "inet" and values.get("private") in ("-", "y"):
@@ -426,6 +457,57 @@ def check_master_options(options: Mapping[str, t.Any]) -> None:
         raise PostfixMultiError(f"{service}/{kind}: " + "; ".join(problems))
 
 
+# The keys of a master.cf entry in a list of them (postfix_multi_host's instances[].master, the
+# multi_instance role's postfix_multi_instances[].master): postfix_master's options for the entry.
+MASTER_ITEM_KEYS = ("service", "type", "private", "unprivileged", "chroot", "wakeup", "maxproc", "command", "state")
+MASTER_ITEM_STATES = ("present", "absent")
+
+
+def check_master_items(where: str, items: t.Any) -> list[dict[str, t.Any]]:
+    """A list of master.cf entries (each with MASTER_ITEM_KEYS), checked without reading anything.
+
+    Each is checked as check_master_options checks postfix_master's options; unknown keys (a
+    misspelt field would otherwise be left out of the entry) and a second entry with the same
+    service name and type (each would undo the other on every run) are refused. ``where`` starts
+    the messages (``...master[INDEX]: ...``). Returns the entries without their null values (an
+    omitted field: the current value is kept)."""
+    if items is None:
+        return []
+    if not isinstance(items, (list, tuple)):
+        raise PostfixMultiError(f"{where}: master must be a list of master.cf entries (service, type, command, ...)")
+    out: list[dict[str, t.Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(items):
+        label = f"{where}.master[{index}]"
+        if not isinstance(item, Mapping):
+            raise PostfixMultiError(f"{label} must be a dictionary (service, type, command, ...)")
+        unknown = [str(key) for key in item if key not in MASTER_ITEM_KEYS]
+        if unknown:
+            raise PostfixMultiError(
+                f"{label} ({item.get('service')}/{item.get('type')}): unknown key(s) {', '.join(unknown)}; "
+                f"a master.cf entry takes {', '.join(MASTER_ITEM_KEYS)}"
+            )
+        entry = {key: value for key, value in item.items() if value is not None}
+        service, kind = entry.get("service"), entry.get("type")
+        if not service or not kind:
+            raise PostfixMultiError(f"{label} needs a service and a type")
+        state = entry.get("state", "present")
+        if state not in MASTER_ITEM_STATES:
+            raise PostfixMultiError(f"{label} ({service}/{kind}): state must be one of {', '.join(MASTER_ITEM_STATES)}, not {state!r}")
+        try:
+            check_master_options(entry)
+        except PostfixMultiError as exc:
+            raise PostfixMultiError(f"{label}: {exc.msg}") from None
+        key = (service, kind)
+        if key in seen:
+            raise PostfixMultiError(
+                f"{label}: entry {service}/{kind} is also master[{seen[key]}]; declare each service name and type once (put all its fields into one item)"
+            )
+        seen[key] = index
+        out.append(entry)
+    return out
+
+
 class MasterPlan(t.NamedTuple):
     before: MasterCf
     after: MasterCf
@@ -440,9 +522,7 @@ class MasterPlan(t.NamedTuple):
 
 def plan_master(cf: MasterCf, options: Mapping[str, t.Any]) -> MasterPlan:
     """The edit of one master.cf entry (pure); refuses results Postfix would not read."""
-    service, kind = options.get("service"), options.get("type")
-    if not isinstance(service, str) or not service or not isinstance(kind, str) or not kind:
-        raise PostfixMultiError("service and type are required")
+    service, kind = _service_and_type(options)
     current = cf.get(service, kind)
     try:
         if options.get("state", "present") == "absent":

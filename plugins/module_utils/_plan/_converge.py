@@ -353,10 +353,9 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         return gathered(facts)
     instances = []
     for entry in options.get("instances") or []:
-        entry = dict(entry)
-        # AnsibleModule fills every sub-option; postfix_master takes an omitted one as "keep"
-        entry["master"] = [{key: value for key, value in m.items() if value is not None} for m in entry.get("master") or []]
-        instances.append(entry)
+        # the master items as given (the specification declares no sub-options, so that unknown keys
+        # reach compare, whose check_master_items refuses them and drops null fields: kept as they are)
+        instances.append(dict(entry))
     tls = expand_tls(instances)
     if state == "replaced":
         for entry in instances:
@@ -850,9 +849,7 @@ def drift_info(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool
         return {"changed": False, "installed": False, "in_sync": False, "summary": ["Postfix is not installed"]}
     instances = []
     for entry in options["instances"]:
-        declared = dict(entry)
-        declared["master"] = [{key: value for key, value in item.items() if value is not None} for item in declared["master"]]
-        instances.append(declared)
+        instances.append(dict(entry))  # master items as given, checked by compare (check_master_items)
     expand_tls(instances)
     facts = LocalFacts()
     design = _expanded(facts, options, instances)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts import Facts, FactsOverlay, find_postfix_command
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import check_master_items, plan_config, plan_master
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps import check_design_maps, declared_type, map_changes
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import STATES, Desired, Planner
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
@@ -141,7 +141,7 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
             parameters=dict(entry.get("parameters") or {}),
             absent_parameters=list(entry.get("absent_parameters") or []),
             exclusive=bool(entry.get("exclusive")),
-            master=[dict(m) for m in entry.get("master") or []],
+            master=check_master_items(f"{where} ({name})", entry.get("master")),
             maps=check_design_maps(f"{where} ({name})", entry.get("maps")),
             move_mail_to=entry.get("move_mail_to") or None,
         )
@@ -154,9 +154,6 @@ def declared_from(entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[Declared]:
             if key in dirs:
                 raise PostfixMultiError(f"{where} ({name}): config_directory {declared.config_directory} is also declared for {dirs[key]}")
             dirs[key] = name
-        for pos, entry_m in enumerate(declared.master):
-            if not entry_m.get("service") or not entry_m.get("type"):
-                raise PostfixMultiError(f"{where} ({name}): master[{pos}] needs a service and a type")
         out.append(declared)
     by_name = {item.name: item for item in out}
     for index, item in enumerate(out):
@@ -223,6 +220,7 @@ def compare(
     (it waits for systemctl)."""
     declared = declared_from(instances)
     primary_tables = check_design_maps("primary_maps", list(primary_maps))
+    primary_master = check_master_items("the primary instance", primary_master)
     reg = Registry.load(facts.defaults(), facts.read_text)
     booting = None
     if boot is not None:

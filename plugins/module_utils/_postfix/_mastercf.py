@@ -64,10 +64,14 @@ __all__ = [
     "FLAG_VALUES",
     "NUMBER_MAX",
     "SERVICE_TYPES",
+    "SOCKET_TYPES",
+    "SUN_PATH_SIZE",
     "MasterCf",
     "MasterCfError",
     "MasterEntry",
+    "control_problem",
     "maxproc_problem",
+    "socket_path_problem",
     "split_command",
     "wakeup_problem",
 ]
@@ -82,6 +86,18 @@ FLAG_VALUES = ("y", "n", "-")
 # master(8) reads the wakeup time and the process limit with atoi() (master_ent.c get_int_ent):
 # a larger number wraps around (on 64-bit Linux 2147483648 is fatal, 4294967296 becomes 0: no limit).
 NUMBER_MAX = 2147483647
+# The types whose listener is a UNIX-domain socket that master(8) creates relative to the queue
+# directory (it runs with the queue directory as its working directory, master/master.c: chdir
+# var_queue_dir). master/master_ent.c names it mail_pathname(private ? "private" : "public", name)
+# (global/mail_pathname.c: "private/NAME" or "public/NAME"; the private field defaults to y), and
+# master/master_listen.c hands it to LOCAL_LISTEN (unix_listen on Linux, util/sys_defs.h) for unix
+# and pass, to unix_dgram_listen for unix-dgram. Both refuse a path that does not fit in sun_path
+# with its terminating NUL (util/unix_listen.c: "if (len >= sizeof(sun.sun_path)) msg_fatal(
+# "unix-domain name too long: %s", addr)"; util/unix_dgram_listen.c alike), which stops master(8):
+# the instance does not start. (fifo services are FIFOs, created with mkfifo(), without this limit.)
+SOCKET_TYPES = ("unix", "unix-dgram", "pass")
+# sizeof(struct sockaddr_un.sun_path) on Linux (<sys/un.h>: char sun_path[108]); the BSDs have 104.
+SUN_PATH_SIZE = 108
 # postconf's names for the fields in its messages (pcf_str_field_pattern).
 _MESSAGE_NAMES = ("service", "type", "private", "unprivileged", "chroot", "wakeup", "process_limit", "command")
 _MIN_FIELDS = 8
@@ -97,6 +113,8 @@ _MAXPROC_RE = re.compile(r"(?:-|[0-9]+)\Z")
 # Service names this collection writes: inet "host:port" / "[::1]:port" / "port", unix names.
 _SERVICE_RE = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9_.:\[\]@+%-]*\Z")
 _ISSPACE = " \t\n\v\f\r"
+# Control characters (Unicode category Cc: C0, DEL, C1): no master.cf field may hold them.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class MasterCfError(ValueError):
@@ -123,6 +141,72 @@ def maxproc_problem(value: str) -> str | None:
     if _MAXPROC_RE.match(value) and (value == "-" or (len(value.lstrip("0")) <= 10 and int(value) <= NUMBER_MAX)):
         return None
     return f'invalid process_limit field "{value}": give a number of processes up to {NUMBER_MAX} (0: no limit), or - (the default, $default_process_limit)'
+
+
+def control_problem(name: str, value: str) -> str | None:
+    """Why the master.cf field ``name`` cannot hold ``value`` because of control characters (None: it has none).
+
+    master(8) and postconf split entries at TAB, CR and LF and read the other control characters as
+    part of a word (a service name, a flag, a number, a program name or an argument), where they
+    are never meant; a carriage return from a file edited on Windows is the usual one."""
+    found = list(dict.fromkeys(_CONTROL_RE.findall(value)))
+    if not found:
+        return None
+    shown = ", ".join(f"U+{ord(char):04X}" for char in found)
+    return f"{name} {value!r} contains the control character(s) {shown}, which master.cf fields cannot hold: remove them" + (
+        " (separate the arguments with spaces)" if name == "command" else ""
+    )
+
+
+def socket_path_problem(service: str, kind: str, private: str) -> str | None:
+    """Why master(8) could not create the socket of this service (None: it can, or it is no socket), with the remedy.
+
+    See SOCKET_TYPES: the path ``private/NAME`` (private field y or -) or ``public/NAME`` (n) must be
+    shorter than SUN_PATH_SIZE bytes."""
+    if kind not in SOCKET_TYPES:
+        return None
+    directory = "public" if private == "n" else "private"
+    path = f"{directory}/{service}"
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size < SUN_PATH_SIZE:
+        return None
+    return (
+        f"{service}/{kind}: the service name is too long for a {kind} socket: master(8) creates it as {directory}/NAME in the "
+        f"queue directory, {size} bytes, and a UNIX-domain socket name holds at most {SUN_PATH_SIZE - 1} bytes (master(8) would "
+        f"stop with: fatal: unix-domain name too long); give a service name of at most {SUN_PATH_SIZE - 1 - len('private/')} "
+        f"bytes ({SUN_PATH_SIZE - 1 - len('public/')} with private n)"
+    )
+
+
+def _option_problems(command: Sequence[str]) -> list[str]:
+    """Daemon options of a normalised command that the daemon would stop on.
+
+    Every Postfix daemon reads ``-o`` with split_nameval() and stops when that fails
+    (master/single_server.c, multi_server.c, event_server.c, trigger_server.c, dgram_server.c:
+    ``msg_fatal("invalid \"-o %s\" option value: %s", optarg, err)``), so ``-o foo`` stops it with
+    ``missing '=' after attribute name``; ``-o foo=`` (an empty value) is fine. A ``-o`` without
+    anything after it is an option without its value (getopt()), fatal too."""
+    found: list[str] = []
+    index = 1
+    while index < len(command):
+        arg = command[index]
+        if not arg.startswith("-") or arg == "--":
+            break
+        if arg != "-o":
+            index += 1
+            continue
+        if index + 1 == len(command):
+            found.append("command: -o at the end has no value: give -o name=value (-o name= for an empty value), or remove it")
+            break
+        value = command[index + 1]
+        parsed = _split_nameval(value)
+        if isinstance(parsed, str):
+            found.append(
+                f'command: "-o {value}" is not -o name=value (the program would stop with: fatal: invalid "-o {value}" option '
+                f"value: {parsed}); give -o name=value, -o name= for an empty value, or -o {{name = value}} for a value with blanks"
+            )
+        index += 2
+    return found
 
 
 def _has_blank(text: str) -> bool:
@@ -407,14 +491,24 @@ class MasterEntry:
         return _format(self.argv, fold=fold, exact=True)
 
     def problems(self) -> list[str]:
-        """Why postconf or master(8) would refuse this entry, or could not write it back unchanged."""
+        """Why postconf, master(8) or the service's program would refuse this entry, or could not write it back unchanged."""
         found: list[str] = []
+        label = f"{self.service}/{self.type}"
+        for name, value in zip(FIELD_NAMES, [*self.argv[: len(FIELD_NAMES) - 1], self.command_text()]):
+            problem = control_problem(name, value)
+            if problem is not None:
+                found.append(f"{label!r}: {problem}" if _CONTROL_RE.search(label) else f"{label}: {problem}")
+        if found:
+            return found
         if not _SERVICE_RE.match(self.service):
             found.append(f"invalid service name {self.service!r}: use letters, digits and . _ - : [ ] @ + % (for example smtp, 127.0.0.2:smtp or [::1]:2525)")
         found.extend(_field_problems(self.argv, " ".join(self.argv)))
         for name, problem in (("wakeup", wakeup_problem(self.wakeup)), ("process_limit", maxproc_problem(self.maxproc))):
             if problem is not None and not any(f"invalid {name} field" in known for known in found):
                 found.append(problem)
+        socket = socket_path_problem(self.service, self.type, self.private)
+        if socket is not None:
+            found.append(socket)
         if self.type == "inet" and self.private == "y":
             found.append(f"{self.service}/{self.type}: an inet service cannot be private (master(8): inet service cannot be private)")
         if not self.command:
@@ -425,8 +519,7 @@ class MasterEntry:
                 found.append(f"{self.service}/{self.type}: invalid command name {program!r}")
             if any(arg == "" for arg in self.command):
                 found.append(f"{self.service}/{self.type}: empty arguments cannot be written to master.cf")
-            if any("\n" in arg or "\0" in arg for arg in self.command):
-                found.append(f"{self.service}/{self.type}: arguments must not contain newlines or NUL characters")
+            found.extend(f"{self.service}/{self.type}: {problem}" for problem in _option_problems(self.command))
         if not found:
             warnings: list[str] = []
             again = _parse_entry(self.render(), warnings)

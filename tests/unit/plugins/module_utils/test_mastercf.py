@@ -327,7 +327,7 @@ def test_files_postconf_cannot_edit(text: str, fragment: str) -> None:
         (MasterEntry("smtp", "inet", command=("-smtpd",)), "invalid command name"),
         (MasterEntry("smtp", "inet", command=("smtpd", "")), "empty arguments"),
         (MasterEntry("smtp", "inet", command=("smtpd", "{x")), "cannot be written"),
-        (MasterEntry("smtp", "inet", command=("smtpd", "-o", "x y")), "cannot be written"),
+        (MasterEntry("smtp", "inet", command=("smtpd", "-o", "x = y")), "cannot be written"),
     ],
 )
 def test_entry_problems(entry: MasterEntry, fragment: str) -> None:
