@@ -86,7 +86,10 @@ options:
         default: []
         suboptions:
           name:
-            description: The table's file, relative to the instance's configuration directory (V(virtual)).
+            description:
+              - The table's file, relative to the instance's configuration directory (V(virtual)).
+              - Its directory must be a real, existing directory of the instance (not a symbolic link); blanks, other
+                whitespace, control characters and commas are refused (C(main.cf) could not reference the table).
             type: str
             required: true
           type:
@@ -97,7 +100,7 @@ options:
             description: The table as a mapping, or a list of C({key, value}) (required for regexp, pcre, cidr).
             type: raw
           content:
-            description: The table's text (instead of O(instances[].maps[].entries)).
+            description: The table's text (instead of O(instances[].maps[].entries)); a NUL byte is refused.
             type: str
           state:
             description: V(absent) removes the table and its index.
@@ -112,7 +115,11 @@ options:
             description: Hide the values in diffs and results; default true for names containing C(passw) or C(secret).
             type: bool
           mode:
-            description: Octal mode of the table and its index.
+            description:
+              - Octal mode of the table and its index, as a quoted string (V('0644')). An integer is the mode's number, as
+                M(ansible.builtin.file) takes it (an unquoted C(0644) is V('0644'); an unquoted C(644) is decimal, and
+                refused). Only V('0644') and stricter read and write modes are taken (no execute, setuid, setgid or
+                sticky bits), as by O(mailops.postfix_multi.postfix_map#module:mode).
             type: raw
       move_mail_to:
         description:
@@ -241,7 +248,8 @@ options:
         description: Hide the values in diffs and results; default true for names containing C(passw) or C(secret).
         type: bool
       mode:
-        description: Octal mode of the table and its index.
+        description:
+          - Octal mode of the table and its index, as O(instances[].maps[].mode).
         type: raw
   primary_logging:
     description:

@@ -59,8 +59,11 @@ options:
   name:
     description:
       - The table's source file, relative to the instance's configuration directory, such as V(virtual) or
-        V(sasl/sasl_passwd). The directory must exist; C(..) is refused, as is a path that leads outside the
-        configuration directory through a symbolic link.
+        V(sasl/sasl_passwd). The directory must exist and be a real directory. C(..) is refused, as is a subdirectory
+        that is a symbolic link or a path that leads outside the configuration directory through one. This is checked
+        when the table is planned, so check mode fails as the real run does, before anything is written.
+      - A name with blanks, other whitespace, control characters (a newline) or commas is refused, because C(main.cf)
+        could never reference it (Postfix splits a list of tables at blanks and commas).
       - Reference it in C(main.cf) as C(TYPE:$config_directory/NAME), such as C(hash:$config_directory/virtual).
     type: str
     required: true
@@ -77,13 +80,15 @@ options:
         V(regexp), V(pcre) and V(cidr) tables take only the list, because the first matching pattern wins."
       - "Each entry becomes one line, C(KEY VALUE) (C(KEY: VALUE) for O(aliases=true)). A value that is a list is written
         comma-separated. Keys without blanks (patterns of ordered types may contain them), values on one line, no key
-        given twice."
+        given twice, no NUL byte in a key or a value (Postfix reads each line as a C string and would drop the rest)."
       - Mutually exclusive with O(content); one of them is required with O(state=present).
     type: raw
   content:
     description:
       - The table's text, as it is written (a final newline is added when missing). Comments and continuation lines are
         kept.
+      - Text with a NUL byte is refused. C(postmap) and the daemons read each line as a C string and would silently drop
+        the rest of the line (C(a b<NUL>c) would be stored as C(a b)).
       - Mutually exclusive with O(entries).
     type: str
   aliases:
@@ -99,7 +104,15 @@ options:
     default: present
   mode:
     description:
-      - The mode of the source and the index, in octal (V('0600')). Modes that let group or others write are refused.
+      - The mode of the source and the index. Give it as a quoted octal string, such as V('0644') or V('0600').
+      - "An integer is taken as the mode's number, as M(ansible.builtin.file) takes it: an unquoted C(mode: 0644) is
+        the YAML octal number 420 and means V('0644'). An unquoted C(mode: 644) is the decimal number 644, which is
+        octal C(1204) and no table mode. An integer that is not one of the modes below is refused, and the message says
+        how the integer was read and which quoted string to write instead."
+      - "Only the modes of a lookup table are taken: read for the owner, write for the owner, read for group and others
+        (V('0644'), V('0640'), V('0600'), V('0444'), V('0440'), V('0400')). Refused are modes that let group or others
+        write (C(postfix check) warns about them), the setuid, setgid and sticky bits (such as V('04644')), execute
+        bits, and modes without read for the owner."
       - Omitted, an existing table keeps its mode.
     type: raw
   secret:

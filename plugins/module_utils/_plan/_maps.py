@@ -38,6 +38,7 @@ import shutil
 import stat
 import tempfile
 import typing as t
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
@@ -70,6 +71,11 @@ _DB_MAGIC = {"hash": 0x061561, "btree": 0x053162}
 # Table names that default to secret=true: sasl_passwd (SASL_README), and other password tables.
 SECRET_HINTS = ("passw", "secret")
 HIDDEN = "VALUE_HIDDEN"
+# postmap(1), postalias(1) and the daemons read a table line by line as C strings (readllines() in
+# Postfix's src/util/readlline.c): a NUL byte ends the line for them, and since Postfix 3.9 they warn
+# "text after null byte may be ignored"; earlier ones (3.7.11: 'a b<NUL>c' gives 'b') say nothing.
+_NUL_WHY = "and Postfix reads a table's lines as C strings, so it would silently drop the rest of the line (a NUL byte cannot be stored)"
+_SPECIAL_BITS = ((0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky"))
 TEMP_PREFIX = ".mailops-map-"
 STATES = ("present", "absent")
 
@@ -99,6 +105,8 @@ def _line_value(where: str, value: t.Any) -> str:
         raise PostfixMultiError(f"{where}: the value is empty (postmap(1) refuses a line without a value)")
     if "\n" in text or "\r" in text:
         raise PostfixMultiError(f"{where}: a value must be a single line")
+    if "\0" in text:
+        raise PostfixMultiError(f"{where}: the value contains a NUL byte, {_NUL_WHY}; remove it")  # the value not shown: it may be secret
     return text
 
 
@@ -110,6 +118,8 @@ def _line_key(where: str, key: t.Any, type_: str | None, aliases: bool) -> str:
         raise PostfixMultiError(f"{where}: a key must be a non-empty single line without leading or trailing blanks: {text!r}")
     if text.startswith("#"):
         raise PostfixMultiError(f"{where}: a key cannot start with '#' (Postfix reads the line as a comment): {text!r}")
+    if "\0" in text:
+        raise PostfixMultiError(f"{where}: the key contains a NUL byte, {_NUL_WHY}; remove it: {text!r}")
     if type_ not in ORDERED_TYPES and re.search(r"\s", text):
         raise PostfixMultiError(f"{where}: a key cannot contain blanks (postmap(1) ends the key at the first blank): {text!r}")
     if aliases and ":" in text:
@@ -165,7 +175,52 @@ def check_name(name: t.Any) -> str:
         raise PostfixMultiError(f"name {name!r}: that is the name of a temporary or index file; give the source file's name")
     if parts[-1] in ("main.cf", "master.cf", "dynamicmaps.cf", "postfix-files", "postfix-script", "post-install"):
         raise PostfixMultiError(f"name {name!r} is one of Postfix's own files, not a lookup table")
+    for position, char in enumerate(name):
+        if char == "," or char.isspace() or unicodedata.category(char) == "Cc":
+            what = "a comma" if char == "," else "whitespace" if char.isspace() else "a control character"
+            raise PostfixMultiError(
+                f"name {name!r}: a table name cannot contain blanks, other whitespace, control characters or commas ({what}, {char!r}, "
+                f"at position {position}). main.cf names the table as TYPE:$config_directory/NAME in a list that Postfix splits at blanks "
+                "and commas, so the table could never be used; choose a name without them, such as 'virtual_domains'"
+            )
     return name
+
+
+def check_mode(name: str, mode: t.Any) -> int:
+    """The permission bits of a table's ``mode``.
+
+    A string is octal ('0644', '644', '0o644'). An integer is the mode's number, as
+    ansible.builtin.file takes it: an unquoted ``0644`` in YAML is the number 420, that is 0o644,
+    while an unquoted ``644`` is the decimal number 644, that is 0o1204. Only plain table modes are
+    taken (read for the owner, write for the owner, read for group and others: 0644, 0640, 0600,
+    0444, 0440, 0400), so that no integer written as if it were octal is silently applied as
+    another mode: every refusal of an integer says how it was read and what to quote instead."""
+    fix = "use '0644', or '0600' or '0640' for a secret table"
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        bits = mode
+        shown = f"{mode} (an integer, which is read as ansible.builtin.file reads one: as the number {mode}, octal {'-' if mode < 0 else ''}0{abs(mode):o})"
+        fix = "write the mode as a quoted octal string, such as '0640' or '0644'"
+        if mode > 0 and re.fullmatch(r"[0-7]+", str(mode)):
+            fix += f" (for octal {mode}, write '0{mode}')"
+    elif isinstance(mode, str) and re.fullmatch(r"\s*(0[oO])?[0-7]+\s*", mode):
+        bits, shown = int(mode, 8), repr(mode)
+    else:
+        raise PostfixMultiError(f"{name}: mode must be octal, as a quoted string such as '0644', not {mode!r}")
+    if bits < 0 or bits & ~0o7777:
+        problem = "is not a file mode"
+    elif bits & 0o7000:
+        set_bits = [label for bit, label in _SPECIAL_BITS if bits & bit]
+        problem = f"sets the {' and '.join(set_bits)} bit{'s' if len(set_bits) > 1 else ''}, which a lookup table never needs (the index would get it too)"
+    elif bits & 0o022:
+        # postfix-script check: files in the configuration directory writable by group or others are a warning
+        problem = "lets group or others write the table (postfix check warns about it)"
+    elif bits & 0o111:
+        problem = "makes the table executable (a lookup table is only read)"
+    elif not bits & 0o400:
+        problem = "does not let the owner read the table"
+    else:
+        return bits
+    raise PostfixMultiError(f"{name}: mode {shown} {problem}; {fix}")
 
 
 def check_request(spec: Mapping[str, t.Any]) -> MapRequest:
@@ -188,6 +243,9 @@ def check_request(spec: Mapping[str, t.Any]) -> MapRequest:
         if content is not None:
             if not isinstance(content, str):
                 raise PostfixMultiError(f"{name}: content must be the table's text")
+            if "\0" in content:
+                line = content.count("\n", 0, content.index("\0")) + 1
+                raise PostfixMultiError(f"{name}: content: line {line} contains a NUL byte, {_NUL_WHY}; remove it from the content")
             text = content if content == "" or content.endswith("\n") else content + "\n"
         else:
             try:
@@ -195,15 +253,7 @@ def check_request(spec: Mapping[str, t.Any]) -> MapRequest:
             except PostfixMultiError as exc:
                 raise PostfixMultiError(f"{name}: {exc.msg}") from None
     mode = spec.get("mode")
-    mode_bits: int | None = None
-    if mode is not None:
-        try:
-            mode_bits = int(str(mode), 8)
-        except ValueError:
-            raise PostfixMultiError(f"{name}: mode must be octal, such as '0644', not {mode!r}") from None
-        if mode_bits & ~0o7777 or mode_bits & 0o022:
-            # postfix-script check: files in the configuration directory writable by group or others are a warning
-            raise PostfixMultiError(f"{name}: mode {mode} lets group or others write the table (postfix check warns about it); use 0644 or 0600")
+    mode_bits = None if mode is None else check_mode(name, mode)
     secret = spec.get("secret")
     return MapRequest(name, type_, text, state, aliases, is_secret(name) if secret is None else bool(secret), mode_bits, entries is not None)
 
@@ -308,6 +358,37 @@ class MapPlan(t.NamedTuple):
         return {"before_header": header, "after_header": header, "before": self.shown(self.before), "after": self.shown(after)}
 
 
+def check_table_directory(config_directory: str, name: str, state: str = "present") -> None:
+    """Refuse a table whose directory is not a real directory inside the instance's configuration
+    directory: a subdirectory that is a symbolic link (which could lead anywhere, such as
+    ``sub -> /srv/out``), that leads outside through a link further up, or that does not exist
+    (tables are written only into existing directories). Planning runs it (check mode fails where
+    the real run would) and so does writing, which refuses with the same message.
+
+    A missing subdirectory is no error with ``state=absent`` (there is nothing to remove), and
+    nothing is checked while the configuration directory itself does not exist (an instance this
+    run creates: its tables are planned again once it exists)."""
+    directory = os.path.dirname(os.path.join(config_directory, name))
+    if not os.path.lexists(config_directory):
+        return
+    where = f"{name}: name: {directory} is not a directory of the instance"
+    if os.path.normpath(directory) != os.path.normpath(config_directory) and os.path.islink(directory):
+        raise PostfixMultiError(
+            f"{where} but a symbolic link to {os.readlink(directory)}; tables are written only into real directories of the "
+            f"instance's configuration directory {config_directory}: replace the link with a directory, or give a name without it"
+        )
+    if not os.path.isdir(directory):
+        if state == "absent" and not os.path.lexists(directory):
+            return
+        raise PostfixMultiError(f"{where}; create it first (tables are written only into existing directories)")
+    real_config = os.path.realpath(config_directory)
+    if os.path.commonpath([os.path.realpath(directory), real_config]) != real_config:
+        raise PostfixMultiError(
+            f"{name}: name: {directory} leads outside the instance's configuration directory {config_directory} through a symbolic link; "
+            "give a name in a real directory of the instance; nothing was written"
+        )
+
+
 def plan_map(config_directory: str, request: MapRequest, default_type: str, supported: t.Collection[str]) -> MapPlan:
     """What makes the instance's table as requested; reads files, changes nothing."""
     type_ = request.type or default_type
@@ -318,6 +399,7 @@ def plan_map(config_directory: str, request: MapRequest, default_type: str, supp
             f"{request.name}: this Postfix does not support the table type {type_} (postconf -m lists {', '.join(sorted(supported))}); "
             "install the Postfix package that adds it (such as postfix-lmdb, postfix-cdb or postfix-pcre) or choose another type"
         )
+    check_table_directory(config_directory, request.name, request.state)
     path = os.path.join(config_directory, request.name)
     index = _index_path(path, type_)
     source_stat = _lstat(path)
@@ -412,6 +494,9 @@ def validate_map(plan: MapPlan, config_directory: str, commands: Mapping[str, st
 def apply_map(plan: MapPlan, config_directory: str, commands: Mapping[str, str]) -> None:
     """Make the table as planned: build beside it under a temporary name, rename the index into
     place, then the source (see the module docstring); or remove it."""
+    if plan.changed:
+        # planning checked it too (check mode fails the same way); the directory may have changed since
+        check_table_directory(config_directory, plan.request.name, plan.request.state)
     if plan.remove:
         # the index first: a source without an index is refused by Postfix, never read half
         for path in sorted(plan.remove, key=lambda p: p != plan.index_file):
@@ -422,11 +507,6 @@ def apply_map(plan: MapPlan, config_directory: str, commands: Mapping[str, str])
     if not plan.changed:
         return
     directory, base = os.path.split(plan.path)
-    if not os.path.isdir(directory) or os.path.islink(directory):
-        raise PostfixMultiError(f"{directory} is not a directory of the instance; create it first (tables are written only into existing directories)")
-    real_config = os.path.realpath(config_directory)
-    if os.path.commonpath([os.path.realpath(directory), real_config]) != real_config:
-        raise PostfixMultiError(f"{directory} leads outside the instance's configuration directory {config_directory}; nothing was written")
     prefix = f"{TEMP_PREFIX}{base}."
     for stale in stale_entries(directory, prefix):  # left by a run that was killed
         with contextlib.suppress(OSError):
@@ -682,7 +762,8 @@ def manage_map(options: Mapping[str, t.Any], check_mode: bool, want_diff: bool) 
     commands = postfix_map_commands(defaults.get("command_directory"))
     with DirectoryLock(defaults["config_directory"]):
         reg = Registry.load(defaults, facts.read_text)
-        inst = resolve_instance(reg, options.get("instance") or "-")
+        # an empty string selects nothing, as with postmulti -i '': only '-' (the default) is the primary
+        inst = resolve_instance(reg, "-" if options.get("instance") is None else options["instance"])
         default_type, supported = table_facts(commands["postconf"], inst.config_directory)
         plan = plan_map(inst.config_directory, request, default_type, supported)
         if check_mode:

@@ -241,8 +241,13 @@ def test_absent_removes_the_index_and_the_source(config: Path) -> None:
 @needs_postfix
 def test_a_directory_that_leads_outside_is_refused(config: Path, tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
+    (config / "sub").mkdir()
+    request = check_request({"name": "sub/virtual", "entries": {"a": "b"}})
+    plan = plan_map(str(config), request, "hash", SUPPORTED)
+    (config / "sub").rmdir()
     (config / "sub").symlink_to(tmp_path / "elsewhere")
-    plan = plan_map(str(config), check_request({"name": "sub/virtual", "entries": {"a": "b"}}), "hash", SUPPORTED)
     with pytest.raises(PostfixMultiError, match="not a directory of the instance"):
-        apply_map(plan, str(config), commands())
+        plan_map(str(config), request, "hash", SUPPORTED)  # planned (check mode) on the link
+    with pytest.raises(PostfixMultiError, match="not a directory of the instance"):
+        apply_map(plan, str(config), commands())  # written after the link appeared
     assert not os.listdir(tmp_path / "elsewhere")
