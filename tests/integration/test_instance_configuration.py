@@ -243,15 +243,22 @@ def test_compatibility_level_operators(mx):
 
 def test_refused_identity_and_unknown_instance(mx):
     stamp = fingerprints(mx)
-    identity, unknown, master_unknown = play(
+    identity, unknown, master_unknown, *empty = play(
         mx,
         config(instance="out", parameters={"queue_directory": "/var/spool/elsewhere"}),
         config(instance="nosuch", parameters={"myhostname": "x"}),
         master(instance="/etc/postfix-out/", service="x", type="unix", command="x"),
+        # an empty variable meant for a secondary: postmulti -i '' matches nothing, only '-' is the primary
+        config(instance="", parameters={"myhostname": "x"}),
+        master(instance="", service="emptyinst", type="unix", command="smtpd"),
+        {"mailops.postfix_multi.postfix_map": {"instance": "", "name": "emptyinst", "entries": {"a": "b"}}},
     )
     assert identity["failed"] and "postfix_instance" in identity["msg"] and "queue_directory" in identity["msg"]
     assert unknown["failed"] and "No matching instance: 'nosuch'" in unknown["msg"]
     assert master_unknown["failed"] and "No matching instance: '/etc/postfix-out/'" in master_unknown["msg"]  # compared as written, like postmulti
+    for result in empty:
+        assert result["failed"] and "instance must be a name, a short name, a config directory or '-'" in result["msg"], result
+    assert not mx.path("/etc/postfix/emptyinst").exists()
     assert fingerprints(mx) == stamp
 
 
