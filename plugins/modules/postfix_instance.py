@@ -166,7 +166,8 @@ options:
   master:
     description:
       - C(master.cf) entries, each with the options of M(mailops.postfix_multi.postfix_master) (V(service), V(type),
-        V(private), V(unprivileged), V(chroot), V(wakeup), V(maxproc), V(command), V(state)), applied in order.
+        V(private), V(unprivileged), V(chroot), V(wakeup), V(maxproc), V(command), V(state)), applied in order. An
+        unknown key, or a second item for the same service name and type, is refused.
     type: list
     elements: dict
   validate:

@@ -25,7 +25,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._facts
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io import DirectoryLock, refuse_links, write_text
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._validate import validate
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._apply import apply_plan, sweep_instance
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_config, plan_master, postfix_commands
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import check_master_items, plan_config, plan_master, postfix_commands
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._planner import Desired, FileWrite, Plan, Planner, plan_init
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterCfError
@@ -83,10 +83,8 @@ class Content(t.NamedTuple):
 
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any]) -> Content:
-        master = list(options.get("master") or [])
-        for index, entry in enumerate(master):
-            if not isinstance(entry, t.Mapping):
-                raise PostfixMultiError(f"master[{index}] must be a dictionary (service, type, command, ...)")
+        # as postfix_multi_host's: unknown keys and a second item for the same entry are refused
+        master = check_master_items(str(options.get("name") or options.get("config_directory") or "instance"), options.get("master"))
         return cls(dict(options.get("parameters") or {}), list(options.get("absent_parameters") or []), bool(options.get("exclusive")), master)
 
     def given(self) -> bool:

@@ -106,3 +106,16 @@ def test_initialise_plans_on_top_of_the_init() -> None:
     primary = MainCf.parse(plan.primary_write.after)  # type: ignore[union-attr]
     assert primary.get("multi_instance_enable") == "yes" and primary.get("multi_instance_directories") == "/etc/postfix-out"
     assert facts.files["/etc/postfix/main.cf"] == "# fresh\n"  # planning wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("master", "message"),
+    [
+        # applied in order, the second would undo the first on every run
+        ([{"service": "x", "type": "unix", "command": "smtpd"}, {"service": "x", "type": "unix", "command": "cleanup"}], "x/unix is also master"),
+        ([{"service": "x", "type": "unix", "comand": "smtpd"}], r"unknown key\(s\) comand"),
+    ],
+)
+def test_postfix_instance_master_items_are_checked_like_the_designs(master: list[dict[str, str]], message: str) -> None:
+    with pytest.raises(PostfixMultiError, match=message):
+        content(name="postfix-a", master=master)
