@@ -301,6 +301,16 @@ leftovers:
   type: list
   elements: str
   sample: [/etc/postfix-out/transport]
+units:
+  description:
+    - Where systemd is PID 1, the C(systemctl) commands run (in check mode, that would run) so that an instance destroyed,
+      deported or renamed leaves no unit setting behind, as C(postmulti) leaves none - a mask of its unit is removed
+      (a later instance of the same name could not start; a renamed one keeps it under its new unit), an enabled unit
+      is disabled (at boot it would start an instance that is gone, or fail).
+  returned: when such commands ran (or would run)
+  type: list
+  elements: str
+  sample: [/usr/bin/systemctl unmask -- postfix@postfix-old.service]
 moved_mail:
   description:
     - The mail that O(move_mail_to) moved (in check mode, would move).

@@ -317,3 +317,34 @@ def test_an_instance_that_goes_away_leaves_no_unit_setting_behind(new_booted, re
         assert host.run("systemctl", "is-enabled", "postfix@postfix-old.service", check=False).stdout.strip() != "masked"
         assert host.run("systemctl", "is-enabled", "postfix@postfix-renamed.service", check=False).stdout.strip() == "masked"
     assert host.failed_units() == []
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_postfix_instance_releases_the_unit_of_what_it_destroys_deports_or_renames(new_booted, release: str) -> None:
+    """The fine-grained module alone: what a design run made of the units (a mask on Debian 11/12, an
+    enabled unit on Debian 13) goes with the instance, in check mode reported and left alone."""
+    host = new_booted("sdrel", release=release)
+    enabled = release == "trixie"  # Debian 13: enabled instances' units are enabled; 11/12: disabled ones masked
+    addresses = dict(zip(("postfix-a", "postfix-b"), host.addresses[1:]))
+    design = [{"name": name, "enabled": enabled, "parameters": {"inet_interfaces": address}} for name, address in addresses.items()]
+    assert host.module("mailops.postfix_multi.postfix_multi_host", instances=design)["changed"] is True
+    a, b = unit_of(host, "postfix-a"), unit_of(host, "postfix-b")
+    expected = "enabled" if release == "trixie" else "masked"
+    assert [host.run("systemctl", "is-enabled", unit, check=False).stdout.strip() for unit in (a, b)] == [expected, expected]
+
+    gone = host.sequence("postfix_instance", name="postfix-a", state="absent", force=True)
+    assert [r["changed"] for r in gone] == [True, True, False, False], host.last_run.explain()
+    verb = "disable" if release == "trixie" else "unmask"
+    assert gone[0]["units"] == gone[1]["units"] and gone[1]["units"][0].endswith(f"{verb} -- {a}"), gone[1]
+    assert host.run("systemctl", "is-enabled", a, check=False).stdout.strip() not in ("masked", "enabled")
+
+    if release != "trixie":  # Debian 13 names units after the directory: a rename keeps the unit
+        renamed = host.module("postfix_instance", config_directory="/etc/postfix-b", name="postfix-bee")
+        assert renamed["changed"] is True and [u.rsplit(" ", 3)[-3] for u in renamed["units"]] == ["unmask", "mask"], renamed
+        assert host.run("systemctl", "is-enabled", b, check=False).stdout.strip() != "masked"
+        assert host.run("systemctl", "is-enabled", "postfix@postfix-bee.service", check=False).stdout.strip() == "masked"
+    deported = host.module("postfix_instance", config_directory="/etc/postfix-b", state="deported", force=True)
+    assert deported["changed"] is True and deported.get("units"), deported
+    masked = sorted(path.name for path in (host.root / "etc/systemd/system").glob("postfix@*.service") if path.is_symlink())
+    assert masked == []
+    assert host.failed_units() == []

@@ -373,6 +373,42 @@ def _boot(
     return records, ran, failed
 
 
+def release_units(before: Instance, after: Instance | None, check_mode: bool, host: ServiceHost | None = None) -> tuple[list[str], list[str]]:
+    """Where systemd drives Postfix: leave no unit setting behind for ``before``, an instance that was
+    destroyed or deported (``after`` None) or renamed to ``after`` (``_systemd.release_unit``). Returns
+    the systemctl commands run (would run, in check mode) and the failures."""
+    host = host or ServiceHost()
+    if not host.systemd_booted():
+        return [], []
+    packaging = host.packaging()
+    old = _systemd.unit_for(before, packaging)
+    new = _systemd.unit_for(after, packaging) if after is not None else None
+    if old is None or old == new:
+        return [], []
+    state = host.is_enabled([old]).get(old, "")
+    ran, failed = [], []
+    for verb, unit in _systemd.release_unit(state, old, new):
+        argv = host.systemctl_argv(verb, None) + ["--", unit]
+        ran.append(" ".join(argv))
+        if check_mode:
+            continue
+        result = _runner.run(argv)
+        if result.rc != 0:
+            failed.append(f"systemctl {verb} {unit} failed (rc={result.rc}): {result.output or '(no output)'}")
+    return ran, failed
+
+
+def stop_command(inst: Instance, host: ServiceHost | None = None) -> list[str]:
+    """The command that stops a running instance: through its unit where systemd drives it and the
+    unit is active (``postfix stop`` there would leave the unit failed), else ``postfix stop``."""
+    host = host or ServiceHost()
+    if host.systemd_booted():
+        unit = _systemd.unit_for(inst, host.packaging())
+        if unit is not None and host.unit_active(unit):
+            return host.systemctl_argv("stop", unit)
+    return host.postfix_argv(inst.config_directory, ["stop"])
+
+
 def _wants_stale(host: ServiceHost, reg: Registry) -> bool:
     """Whether the generator's wants of postfix.service lag behind the instance list."""
     names = []

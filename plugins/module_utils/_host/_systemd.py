@@ -379,6 +379,20 @@ def plan_boot(
     return changes, umbrella
 
 
+def release_unit(state: str, old_unit: str, new_unit: str | None = None) -> list[tuple[str, str]]:
+    """``(verb, unit)`` for systemctl that leave nothing behind for the unit ``old_unit`` (``systemctl
+    is-enabled``: ``state``) of an instance that is destroyed, deported, or renamed to the unit
+    ``new_unit``: a mask is removed (a later instance of that name could never start; a renamed
+    instance keeps it under its new unit), an enabled unit is disabled (at boot it would start an
+    instance that is gone, or fail). What the generator links at run time (``-runtime``) follows the
+    instance list by itself."""
+    if state in ("masked",):
+        return [("unmask", old_unit)] + ([("mask", new_unit)] if new_unit else [])
+    if state in ("enabled", "linked"):
+        return [("disable", old_unit)] + ([("enable", new_unit)] if new_unit else [])
+    return []
+
+
 def boot_commands(changes: t.Sequence[BootChange], umbrella: t.Sequence[str]) -> list[tuple[str, list[str]]]:
     """``(verb, units)`` for systemctl, one call per verb, in a safe order: unmask before enable,
     disable before mask."""

@@ -42,14 +42,15 @@ _DATA_FILE = re.compile(
 _CONFIG_FILES = frozenset({"main.cf", "master.cf", "check-alias-maps-migration-done"})
 
 
-def apply_plan(plan: Plan, facts: LocalFacts) -> list[str]:
-    """Apply ``plan``; return the paths left in place by a destroy (with the reason).
+def apply_plan(plan: Plan, facts: LocalFacts, stop: t.Sequence[str] | None = None) -> list[str]:
+    """Apply ``plan``; return the paths left in place by a destroy (with the reason). ``stop``: the
+    command that stops the instance when the plan stops it (default ``postfix -c DIR stop``).
 
     SIGTERM and SIGHUP unwind like SIGINT, so the undo and rollback below run for them too."""
     facts.forget()
     try:
         with _io.signals_unwind():
-            return _apply(plan, facts)
+            return _apply(plan, facts, stop)
     finally:
         facts.forget()
 
@@ -68,10 +69,10 @@ def _undo(created: list[str]) -> None:
                 os.unlink(path)
 
 
-def _apply(plan: Plan, facts: LocalFacts) -> list[str]:
+def _apply(plan: Plan, facts: LocalFacts, stop: t.Sequence[str] | None) -> list[str]:
     inst = plan.before or plan.after
     if plan.stop and inst is not None:
-        _runner.check([facts.postfix(), "-c", inst.config_directory, "stop"], what=f"stopping instance {inst.label}")
+        _runner.check(list(stop or [facts.postfix(), "-c", inst.config_directory, "stop"]), what=f"stopping instance {inst.label}")
     if plan.remove and inst is not None:
         counts = facts.queue_counts(inst.queue_directory)
         if sum(counts.values()):

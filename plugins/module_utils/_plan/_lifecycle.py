@@ -412,7 +412,7 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
             if move.survey.blocked:
                 warnings.append(f"{move.source.label} keeps mail that is never moved or deleted: {_blocked_text(move.survey.blocked)}")
         if plan.changed and not check_mode:
-            leftovers = apply_plan(plan, facts)
+            leftovers = apply_plan(plan, facts, _stop_command(plan, facts))
             after_reg = Registry.load(defaults, facts.read_text)
             instances = [inst.to_dict() for inst in after_reg.instances]
             current = plan.after
@@ -423,6 +423,7 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
             current = plan.after
             if plan.remove and plan.before is not None:
                 leftovers = sweep_instance(plan.before, remove=False)
+        units, unit_failures = _release_units(plan, facts, check_mode)
     shown = current if current is not None else plan.before
     result: dict[str, t.Any] = {
         "changed": plan.changed,
@@ -432,6 +433,11 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
         "msg": "; ".join(plan.messages) or "nothing to do",
         "warnings": list(plan.warnings) + warnings,
     }
+    if units or unit_failures:
+        result["units"] = units
+        result["changed"] = True
+        done = {"destroy": "destroyed", "deport": "deported"}.get(plan.action, "renamed")
+        result["warnings"].extend(f"{failure}: the instance is {done}; run it by hand" for failure in unit_failures)
     if content.given():
         result["changed_parameters"] = configured.parameters
         result["changed_entries"] = configured.entries
@@ -455,6 +461,33 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
         )
         result["diff"] = diffs
     return result
+
+
+def _stop_command(plan: Plan, facts: LocalFacts) -> list[str] | None:
+    """How a plan that stops its instance stops it (``_service.stop_command``); None: it does not."""
+    if not plan.stop or plan.before is None:
+        return None
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, stop_command  # pylint: disable=import-outside-toplevel
+
+    return stop_command(plan.before, ServiceHost(facts))
+
+
+def _release_units(plan: Plan, facts: LocalFacts, check_mode: bool) -> tuple[list[str], list[str]]:
+    """The systemd unit of an instance destroyed, deported or renamed: nothing left behind
+    (``_service.release_units``)."""
+    before = plan.before
+    if before is None or not plan.changed:
+        return [], []
+    if plan.action in ("destroy", "deport"):
+        after = None
+    elif plan.after is not None and plan.after.name != before.name:
+        after = plan.after
+    else:
+        return [], []
+    # only a run that removes or renames an instance compiles the service code (see _core._zipload)
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, release_units  # pylint: disable=import-outside-toplevel
+
+    return release_units(before, after, check_mode, ServiceHost(facts))
 
 
 def manage_init(check_mode: bool, want_diff: bool, facts: LocalFacts | None = None) -> dict[str, t.Any]:

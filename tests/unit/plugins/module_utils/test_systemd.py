@@ -21,6 +21,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._syste
     needs_daemon_reload,
     plan_boot,
     read_packaging,
+    release_unit,
     stale_masks,
     starts_at_boot,
     translate,
@@ -289,3 +290,20 @@ def test_boot_of_an_instance_without_unit_is_a_note() -> None:
 )
 def test_starts_at_boot(packaging: Packaging, unit: str | None, state: str, umbrella: str, expected: bool) -> None:
     assert starts_at_boot(packaging, unit, state, umbrella) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "new", "expected"),
+    [
+        ("masked", None, [("unmask", "postfix@postfix-old.service")]),
+        ("masked", "postfix@postfix-new.service", [("unmask", "postfix@postfix-old.service"), ("mask", "postfix@postfix-new.service")]),
+        ("enabled", None, [("disable", "postfix@postfix-old.service")]),
+        ("enabled", "postfix@postfix-new.service", [("disable", "postfix@postfix-old.service"), ("enable", "postfix@postfix-new.service")]),
+        ("enabled-runtime", None, []),  # the generator's link: it follows the instance list at the next daemon-reload
+        ("disabled", None, []),
+        ("static", None, []),
+        ("not-found", None, []),
+    ],
+)
+def test_a_unit_of_an_instance_that_goes_away_is_left_as_systemd_had_it(state: str, new: str | None, expected: list[tuple[str, str]]) -> None:
+    assert release_unit(state, "postfix@postfix-old.service", new) == expected
