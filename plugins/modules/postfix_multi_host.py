@@ -74,6 +74,11 @@ options:
       - V(overridden) is V(merged) plus the deportation of every registered instance that is not declared (its files and
         queues are kept; C(postmulti -e deport)).
       - V(gathered) changes nothing and returns the host's instances in the schema of O(instances) (RV(gathered)).
+        Bytes that are not UTF-8 in a C(main.cf) value or a C(master.cf) entry (Postfix takes any) are returned as U+FFFD,
+        and a warning names each value returned so. Such a value given back as gathered is the current one - nothing is
+        written and the bytes stay as they are, here and in M(mailops.postfix_multi.postfix_drift_info) - while any other
+        value is written as declared. A parameter name, service name or type with such bytes cannot be declared; it is
+        left out of the design, with a warning.
       - V(rendered) (the configuration without a host) does not fit, since a new instance's files are built from the host's
         own Postfix; use check mode with diff instead.
     type: str

@@ -416,3 +416,90 @@ def test_other_releases(new_booted, release):
     for queue in ("/var/spool/postfix-out", "/var/spool/postfix-null"):
         assert host.path(queue).is_dir() and not host.path(f"{queue}/quick-start").exists(), queue
     assert host.module(MODULE, module_args=design(host))["changed"] is False
+
+
+# --------------------------------------------------------------------------- bytes that are not UTF-8, the primary's record
+
+
+def _raw(host: labhost.Host, *argv: str) -> bytes:
+    """What a command in the host prints, as bytes (Latin-1 values are not text to decode)."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    return subprocess.run(["chroot", str(host.root), *argv], env=labhost.lab.chroot_env(None), capture_output=True, check=True, timeout=120).stdout
+
+
+def _postfix_view(host: labhost.Host) -> dict[str, bytes]:
+    """The files and what Postfix reads from them (postconf -n, -M), as bytes, of the primary and postfix-l."""
+    out = {}
+    for directory in ("/etc/postfix", "/etc/postfix-l"):
+        for name in ("main.cf", "master.cf"):
+            out[f"{directory}/{name}"] = host.path(f"{directory}/{name}").read_bytes()
+        out[f"{directory} -n"] = _raw(host, "postconf", "-c", directory, "-n")
+        out[f"{directory} -M"] = _raw(host, "postconf", "-c", directory, "-M")
+    return out
+
+
+def test_gathered_latin1_round_trip(new_host):
+    """A main.cf value and a master.cf entry with an ISO-8859-1 byte: ``gathered`` returns a design (the byte
+    as U+FFFD, named in the warnings), and that design given back (check, apply, drift_info) changes
+    nothing: not a byte of the files, nor what postconf reads from them."""
+    host = new_host("mhlatin1")
+    host.run("postmulti", "-e", "init")
+    host.run("postmulti", "-I", "postfix-l", "-e", "create")
+    for directory in ("/etc/postfix", "/etc/postfix-l"):
+        main = host.path(f"{directory}/main.cf")
+        main.write_bytes(main.read_bytes() + b"# Banner f\xfcr die Gesch\xe4ftsstelle\nsmtpd_banner = $myhostname ESMTP M\xfcller GmbH\n")
+    master = host.path("/etc/postfix-l/master.cf")
+    master.write_bytes(
+        master.read_bytes()
+        + b"submission inet n       -       y       -       -       smtpd\n"
+        + b"  -o syslog_name=postfix/submission\n"
+        + b"  -o { smtpd_reject_footer = Fragen an den Postmaster (M\xfcller) }\n"
+    )
+    host.run("touch", "-d", "-1 min", "/etc/postfix/main.cf", "/etc/postfix/master.cf", "/etc/postfix-l/main.cf", "/etc/postfix-l/master.cf")
+    host.run("postfix", "-c", "/etc/postfix-l", "check")
+    before = _postfix_view(host)
+
+    result = host.module(MODULE, state="gathered")
+    assert result.get("failed") is not True, result.get("msg")
+    gathered = result["gathered"]
+    assert gathered["primary_parameters"]["smtpd_banner"] == "$myhostname ESMTP M\ufffdller GmbH"
+    (inst,) = gathered["instances"]
+    assert inst["parameters"]["smtpd_banner"] == "$myhostname ESMTP M\ufffdller GmbH"
+    (submission,) = [item for item in inst["master"] if item["service"] == "submission"]
+    assert "(M\ufffdller)" in submission["command"]
+    warned = "\n".join(result.get("warnings") or [])
+    assert "postfix-l: master.cf submission/inet holds bytes that are not UTF-8" in warned, result.get("warnings")
+    assert "the primary instance: main.cf smtpd_banner holds bytes that are not UTF-8" in warned
+
+    args = {"instances": gathered["instances"], "primary_parameters": gathered["primary_parameters"], "start": False}
+    drift = host.module("mailops.postfix_multi.postfix_drift_info", module_args=args)
+    assert drift["in_sync"] is True, drift["summary"]
+    for state in ("merged", "replaced", "overridden"):
+        for check in (True, False):
+            step = host.module(MODULE, check=check, module_args={**args, "state": state})
+            assert step.get("failed") is not True, step.get("msg")
+            assert step["changed"] is False, (state, check, step["drift"])
+            assert step["in_sync"] is True
+    assert _postfix_view(host) == before
+
+    # a real change is still written, and leaves the other Latin-1 bytes as they were
+    changed = host.module(MODULE, module_args={**args, "primary_parameters": {**gathered["primary_parameters"], "delay_warning_time": "4h"}})
+    assert changed["changed"] is True and changed["instances"]["-"]["changed_parameters"] == ["delay_warning_time"], changed
+    after = host.path("/etc/postfix/main.cf").read_bytes()
+    assert after.count(b"M\xfcller GmbH") == 1 and b"\xef\xbf\xbd" not in after
+
+
+def test_the_primary_is_one_record_in_the_result(new_host):
+    """A changed parameter of the running primary: one record, ``-``, with its change and its reload."""
+    host = new_host("mhprimary")
+    host.run("postconf", "-e", "master_service_disable = inet")  # runs without listening
+    host.run("touch", "-d", "-1 min", "/etc/postfix/main.cf")
+    host.run("postfix", "start")
+    result = host.module(MODULE, module_args={"primary_parameters": {"message_size_limit": "20480000", "master_service_disable": "inet"}})
+    assert result.get("failed") is not True, result.get("msg")
+    assert list(result["instances"]) == ["-"], result["instances"]
+    record = result["instances"]["-"]
+    assert record["changed_parameters"] == ["message_size_limit"] and record["reloaded"] is True, record
+    assert result["reloaded"] == ["-"]
+    host.run("postfix", "stop")

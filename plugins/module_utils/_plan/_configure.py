@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError, displayable
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._interface import BACKUP, UNSAFE_WRITES, Interface
@@ -152,6 +153,19 @@ def is_protected(name: str) -> bool:
     return name in PROTECTED_PARAMETERS or name.startswith(PROTECTED_PREFIX)
 
 
+def same_value(current: str | None, wanted: str) -> bool:
+    """Whether a declared value (as ``postconf -h`` prints it) is the current one (idem).
+
+    A current value with bytes that are not UTF-8 (read as surrogates) is shown everywhere, and
+    returned by ``postfix_multi_host`` ``state=gathered``, with those bytes as U+FFFD
+    (``displayable``); that shown form, declared, is the current value: nothing is written, and the
+    bytes stay as they are. Any other declared value is a change (one with U+FFFD of its own is
+    written as UTF-8)."""
+    if current is None:
+        return False
+    return current == wanted or (displayable(current) != current and displayable(current) == wanted)
+
+
 class ConfigPlan(t.NamedTuple):
     before: MainCf
     after: MainCf
@@ -209,7 +223,7 @@ def plan_config(
             validate_value(text)
         except MainCfError as exc:
             raise PostfixMultiError(f"parameter {name}: {exc}") from None
-        if cf.get(name) != normalize_whitespace(text):
+        if not same_value(cf.get(name), normalize_whitespace(text)):
             set_values[name] = text
     removed = [name for name in dict.fromkeys(absent_names) if cf.has(name)]
     if exclusive:
@@ -425,6 +439,27 @@ def desired_entry(current: MasterEntry | None, options: Mapping[str, t.Any]) -> 
     return entry
 
 
+def kept_bytes(current: MasterEntry | None, entry: MasterEntry) -> MasterEntry:
+    """``entry`` with each command word that is the shown form (``displayable``: bytes that are not
+    UTF-8 as U+FFFD) of a word of the ``current`` entry holding such bytes replaced by that word, so
+    that a declared command as ``state=gathered`` returns it (or with other words changed) keeps the
+    bytes of the file instead of writing U+FFFD. A word at the same position is taken first, else
+    the one current word shown so."""
+    if current is None or current.command == entry.command:
+        return entry
+    raw = [word for word in current.command if displayable(word) != word]
+    if not raw:
+        return entry
+    words = []
+    for index, word in enumerate(entry.command):
+        if index < len(current.command) and current.command[index] in raw and displayable(current.command[index]) == word:
+            words.append(current.command[index])
+            continue
+        candidates = list(dict.fromkeys(item for item in raw if displayable(item) == word))
+        words.append(candidates[0] if len(candidates) == 1 else word)
+    return replace(entry, command=tuple(words))
+
+
 def check_master_options(options: Mapping[str, t.Any]) -> None:
     """Refuse what is wrong in the ``postfix_master`` options alone, before anything is read.
 
@@ -530,7 +565,7 @@ def plan_master(cf: MasterCf, options: Mapping[str, t.Any]) -> MasterPlan:
             entry = None
             restart = after.render() != cf.render()
         else:
-            entry = desired_entry(current, options)
+            entry = kept_bytes(current, desired_entry(current, options))
             if current == entry and cf.count(service, kind) == 1:
                 after = cf
             else:

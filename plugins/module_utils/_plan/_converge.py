@@ -74,7 +74,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps 
     summary,
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterEntry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
 STATES = ("merged", "replaced", "overridden", "gathered")
@@ -284,9 +284,11 @@ def _label(instance: str) -> str:
 
 
 class _Report:
-    """What happened, per instance and in total."""
+    """What happened, per instance and in total. The primary is ``-`` everywhere in it (the service
+    results name it by its config directory, ``primary_directory``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, primary_directory: str | None = None) -> None:
+        self.primary_directory = primary_directory
         self.changed = False
         self.diff: list[dict[str, str]] = []
         self.instances: dict[str, dict[str, t.Any]] = {}
@@ -294,7 +296,12 @@ class _Report:
         self.messages: list[str] = []
         self.done: dict[str, list[str]] = {"started": [], "restarted": [], "reloaded": []}
 
+    def key(self, name: str) -> str:
+        """How the result names the instance ``name`` (a service result's label or the design's name)."""
+        return PRIMARY if self.primary_directory is not None and name == self.primary_directory else name
+
     def instance(self, name: str) -> dict[str, t.Any]:
+        name = self.key(name)
         blank = {"actions": [], "changed_parameters": [], "changed_entries": [], "started": False, "restarted": False, "reloaded": False}
         return self.instances.setdefault(name, blank)
 
@@ -312,6 +319,7 @@ class _Report:
             raise PostfixMultiError(result.get("msg") or "a Postfix command failed", results=result.get("results"))
 
     def mark(self, name: str, key: str) -> None:
+        name = self.key(name)
         self.instance(name)[key] = True
         if name not in self.done[key]:
             self.done[key].append(name)
@@ -384,7 +392,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         primary_maps=options.get("primary_maps") or [],
         primary_master=design["primary_master"],
     )
-    report = _Report()
+    report = _Report(facts.defaults().get("config_directory"))
     if health_host is not None and not drift["in_sync"]:
         health_host.discard_statuses()  # the host is going to change: after those calls have ended
     actions = drift["actions"]
@@ -651,7 +659,7 @@ def _leave_marker(reg: Registry, name: str, state: str, report: _Report, pending
 def _clear_markers(report: _Report, pending: dict[str, str]) -> None:
     """Remove the markers of the instances that have been reloaded, restarted or started by now; one
     that stays makes every later run reload its instance, so the run says so."""
-    for label in [label for label in pending if any(label in report.done[key] for key in ("reloaded", "restarted", "started"))]:
+    for label in [label for label in pending if any(report.key(label) in report.done[key] for key in ("reloaded", "restarted", "started"))]:
         problem = clear_reload_pending(pending.pop(label))
         if problem:
             report.warnings.append(f"{label}: {problem}: remove it by hand, or every run reloads the instance again")
@@ -807,13 +815,19 @@ def _instance_request(call: t.Mapping[str, t.Any], validate_on: bool) -> dict[st
 
 def gathered(facts: LocalFacts) -> dict[str, t.Any]:
     """The host as a design: every secondary instance in start order with the settings of its
-    main.cf that the design can hold, and its master.cf entries; read-only."""
+    main.cf that the design can hold, and its master.cf entries; read-only.
+
+    Bytes that are not UTF-8 (Postfix takes any) are shown as U+FFFD (``displayable``), and each
+    value shown so is named in ``warnings``: given back, such a value is the current one
+    (``_configure.same_value``, ``kept_bytes``), so the design changes nothing. A parameter name,
+    service name or type with such bytes cannot be declared: it is left out, and said so."""
     reg = Registry.load(facts.defaults(), facts.read_text)
+    notes: list[str] = []
     design: list[dict[str, t.Any]] = []
     for inst in reg.secondaries:
         main_text = facts.read_text(inst.config_directory + "/main.cf") or ""
         master_text = facts.read_text(inst.config_directory + "/master.cf") or ""
-        params = MainCf.parse(main_text).params()
+        label = displayable(inst.label)
         design.append(
             {
                 "name": inst.name,
@@ -822,8 +836,8 @@ def gathered(facts: LocalFacts) -> dict[str, t.Any]:
                 "config_directory": inst.config_directory,
                 "queue_directory": inst.queue_directory,
                 "data_directory": inst.data_directory,
-                "parameters": {name: displayable(value) for name, value in params.items() if not is_protected(name)},
-                "master": [entry.fields() for entry in MasterCf.parse(master_text).entries()],
+                "parameters": _gathered_parameters(label, MainCf.parse(main_text).params(), notes),
+                "master": _gathered_master(label, MasterCf.parse(master_text).entries(), notes),
             }
         )
     primary = MainCf.parse(facts.read_text(reg.primary_directory + "/main.cf") or "").params()
@@ -832,10 +846,45 @@ def gathered(facts: LocalFacts) -> dict[str, t.Any]:
         "installed": True,
         "gathered": {
             "instances": design,
-            "primary_parameters": {name: displayable(value) for name, value in primary.items() if not is_protected(name)},
+            "primary_parameters": _gathered_parameters(_label(PRIMARY), primary, notes),
         },
         "problems": list(reg.problems),
+        "warnings": notes,
     }
+
+
+_NOT_UTF8 = "holds bytes that are not UTF-8"
+
+
+def _gathered_parameters(label: str, params: t.Mapping[str, str], notes: list[str]) -> dict[str, str]:
+    """The parameters of one main.cf that a design holds, shown as text; ``notes`` says which are not UTF-8."""
+    out = {}
+    for name, value in params.items():
+        if is_protected(name):
+            continue
+        if displayable(name) != name:
+            notes.append(f"{label}: main.cf parameter {displayable(name)!r} {_NOT_UTF8} in its name; left out of the design, which cannot name it")
+            continue
+        out[name] = displayable(value)
+        if out[name] != value:
+            notes.append(f"{label}: main.cf {name} {_NOT_UTF8}, shown as U+FFFD; given back as gathered, the value is kept byte for byte (nothing is written)")
+    return out
+
+
+def _gathered_master(label: str, entries: t.Iterable[MasterEntry], notes: list[str]) -> list[dict[str, str]]:
+    """The master.cf entries of one instance as design items, shown as text; ``notes`` says which are not UTF-8."""
+    out = []
+    for entry in entries:
+        fields = entry.fields()
+        shown = {key: displayable(value) for key, value in fields.items()}
+        where = f"{label}: master.cf {shown['service']}/{shown['type']}"
+        if shown["service"] != fields["service"] or shown["type"] != fields["type"]:
+            notes.append(f"{where} {_NOT_UTF8} in its service name or type; left out of the design, which cannot name it")
+            continue
+        if shown != fields:
+            notes.append(f"{where} {_NOT_UTF8}, shown as U+FFFD; given back as gathered, the entry is kept byte for byte (nothing is written)")
+        out.append(shown)
+    return out
 
 
 HOST = Interface({"argument_spec": _ARGUMENT_SPEC}, converge)
