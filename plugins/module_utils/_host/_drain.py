@@ -170,6 +170,15 @@ class Survey(t.NamedTuple):
     def counts(self) -> dict[str, int]:
         return {queue: len(ids) for queue, ids in self.ids().items()}
 
+    def taken(self, queue_directory: str) -> set[str]:
+        """The files of ``queue_directory`` that moving these messages removes: each message's file
+        and its defer, bounce and trace logs (Mover._remove_logs)."""
+        ids = {message.queue_id for message in self.messages}
+        paths = {message.path for message in self.messages}
+        for queue in LOG_QUEUES:
+            paths.update(path for path, _st in _files(os.path.join(queue_directory, queue)) if os.path.basename(path) in ids)
+        return paths
+
 
 def queue_id_ok(name: str) -> bool:
     """mail_queue_id_ok() (mail_queue.c): letters, digits and underscores, at most 255 characters."""

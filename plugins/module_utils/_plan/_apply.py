@@ -167,9 +167,10 @@ class _Sweep:
     directory whose own path goes through a link is not entered at all.
     """
 
-    def __init__(self, remove: bool, resolve: t.Callable[[str], str]) -> None:
+    def __init__(self, remove: bool, resolve: t.Callable[[str], str], gone: frozenset[str] = frozenset()) -> None:
         self.remove = remove
         self.resolve = resolve
+        self.gone = gone
         self.leftovers: list[str] = []
 
     def keep(self, path: str) -> bool:
@@ -199,6 +200,8 @@ class _Sweep:
             mode = os.lstat(path).st_mode
             if stat.S_ISDIR(mode):
                 gone = self.tree(path, removable) and gone
+            elif path in self.gone:
+                continue  # taken by an earlier step of the run (check mode: it is still here)
             elif removable(entry, mode):
                 gone = self.unlink(path) and gone
             else:
@@ -240,15 +243,17 @@ class _Sweep:
         return self.keep(path)
 
 
-def sweep_instance(inst: Instance, remove: bool, resolve: t.Callable[[str], str] = os.path.realpath) -> list[str]:
+def sweep_instance(inst: Instance, remove: bool, resolve: t.Callable[[str], str] = os.path.realpath, gone: t.Collection[str] = ()) -> list[str]:
     """Remove (``remove``) or predict removing what Postfix created for a destroyed instance.
 
     Returns the paths left in place; the prediction and the removal are the same walk, so
     check mode reports exactly what the run leaves. Never deletes a message: the caller
     refuses to destroy an instance with mail in its queue, and only sockets, FIFOs, pid
     files, the data directory's lock and caches, main.cf/master.cf and empty directories go.
+    ``gone``: files that an earlier step of the same run removes (the mail a move takes),
+    predicted in check mode as already gone.
     """
-    sweep = _Sweep(remove, resolve)
+    sweep = _Sweep(remove, resolve, frozenset(gone))
     sweep.top(inst.queue_directory, sweep.queue_entry)
     sweep.top(inst.data_directory, sweep.data_entry)
     sweep.top(inst.config_directory, sweep.config_entry)

@@ -422,7 +422,8 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
             instances = _predicted_instances(reg, plan)
             current = plan.after
             if plan.remove and plan.before is not None:
-                leftovers = sweep_instance(plan.before, remove=False)
+                taken = move.survey.taken(plan.before.queue_directory) if move is not None else ()
+                leftovers = sweep_instance(plan.before, remove=False, gone=taken)
         units, unit_failures = _release_units(plan, facts, check_mode)
     shown = current if current is not None else plan.before
     result: dict[str, t.Any] = {

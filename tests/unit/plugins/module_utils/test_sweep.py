@@ -132,3 +132,22 @@ def test_mail_is_never_removed(tmp_path: Path) -> None:
     left = _check_equals_run(inst, tmp_path)
     for sub in ("deferred/A/A0B1C2", "hold/H1", "corrupt/C1", "saved/S1", "maildrop/M1", "incoming/I1", "active/X1"):
         assert str(queue / sub) in left and (queue / sub).read_text() == "a message\n"
+
+
+def test_check_mode_predicts_without_the_mail_a_move_takes_first(tmp_path: Path) -> None:
+    """With move_mail_to the run moves the mail (and removes each message's defer log, as postsuper -r
+    does) before it sweeps: check mode, where the mail is still there, predicts the same leftovers."""
+    inst = _populate(tmp_path)
+    queue = Path(inst.queue_directory)
+    (queue / "deferred/A/A0B1C2").write_text("a message\n")
+    (queue / "hold/H1").write_text("a held message\n")
+    (queue / "defer/A").mkdir()
+    (queue / "defer/A/A0B1C2").write_text("its defer log\n")
+    taken = {str(queue / "deferred/A/A0B1C2"), str(queue / "hold/H1"), str(queue / "defer/A/A0B1C2")}
+    before = _tree(tmp_path)
+    predicted = sweep_instance(inst, remove=False, gone=taken)
+    assert _tree(tmp_path) == before
+    for path in taken:  # what the move does first
+        os.unlink(path)
+    assert sweep_instance(inst, remove=True) == predicted
+    assert not any(path in predicted for path in taken)
