@@ -72,13 +72,16 @@ options:
         C(master_service_disable = inet) and C(authorized_submit_users =), are ordinary settings; declare them to keep them,
         or the instance starts listening on C(inet_interfaces) (default all addresses) at the next restart.
       - V(overridden) is V(merged) plus the deportation of every registered instance that is not declared (its files and
-        queues are kept; C(postmulti -e deport)).
+        queues are kept; C(postmulti -e deport)). A nameless instance (C(postmulti -I - -e create)), which a design cannot
+        declare, is left alone.
       - V(gathered) changes nothing and returns the host's instances in the schema of O(instances) (RV(gathered)).
         Bytes that are not UTF-8 in a C(main.cf) value or a C(master.cf) entry (Postfix takes any) are returned as U+FFFD,
         and a warning names each value returned so. Such a value given back as gathered is the current one - nothing is
         written and the bytes stay as they are, here and in M(mailops.postfix_multi.postfix_drift_info) - while any other
         value is written as declared. A parameter name, service name or type with such bytes cannot be declared; it is
-        left out of the design, with a warning.
+        left out of the design, with a warning. So is a nameless instance. An entry that C(master.cf) lists more than once is
+        one item, the last (the one master(8) uses), with a warning; given back, it becomes the only one, as
+        C(postconf -M) makes it.
       - V(rendered) (the configuration without a host) does not fit, since a new instance's files are built from the host's
         own Postfix; use check mode with diff instead.
     type: str

@@ -503,3 +503,48 @@ def test_the_primary_is_one_record_in_the_result(new_host):
     assert record["changed_parameters"] == ["message_size_limit"] and record["reloaded"] is True, record
     assert result["reloaded"] == ["-"]
     host.run("postfix", "stop")
+
+
+def test_gathered_leaves_a_nameless_instance_alone_and_holds_a_duplicate_entry_once(new_host):
+    """postmulti(1) makes nameless instances (postmulti -I - -e create) that a design cannot declare:
+    gathered leaves them out, says so, and no state touches them (overridden does not deport them).
+    master.cf may list an entry twice (postfix check accepts it; master(8) uses the last one): the
+    design holds the last, which given back becomes the only one, as postconf -M makes it."""
+    host = new_host("mhnameless")
+    host.run("postmulti", "-e", "init")
+    host.run("postmulti", "-I", "postfix-a", "-e", "create")
+    host.run(
+        "postmulti",
+        "-I",
+        "-",
+        "-e",
+        "create",
+        "config_directory=/etc/postfix-anon",
+        "queue_directory=/var/spool/postfix-anon",
+        "data_directory=/var/lib/postfix-anon",
+    )
+    master = host.path("/etc/postfix-a/master.cf")
+    twice = "amavis unix - - - - 2 smtp\n  -o smtp_data_done_timeout=1200\namavis unix - - - - 4 smtp\n  -o smtp_data_done_timeout=600\n"
+    master.write_text(master.read_text() + twice)
+    host.run("touch", "-d", "-1 min", "/etc/postfix/main.cf", "/etc/postfix-a/master.cf")
+    listed = host.run("postmulti", "-l").stdout
+
+    result = host.module(MODULE, state="gathered")
+    assert result.get("failed") is not True, result.get("msg")
+    gathered = result["gathered"]
+    assert [inst["name"] for inst in gathered["instances"]] == ["postfix-a"]
+    (amavis,) = [item for item in gathered["instances"][0]["master"] if item["service"] == "amavis"]
+    assert (amavis["maxproc"], amavis["command"]) == ("4", "smtp -o smtp_data_done_timeout=600")  # master(8)'s choice
+    warned = "\n".join(result.get("warnings") or [])
+    assert "/etc/postfix-anon: a nameless instance" in warned and "lists amavis/unix more than once" in warned, warned
+
+    args = {"instances": gathered["instances"], "primary_parameters": gathered["primary_parameters"], "start": False}
+    first = host.module(MODULE, module_args={**args, "state": "overridden"})
+    assert first.get("failed") is not True, first.get("msg")
+    assert first["changed"] is True and "/etc/postfix-anon" not in json.dumps(first["actions"]), first["actions"]
+    only = host.run("postconf", "-c", "/etc/postfix-a", "-M", "amavis/unix").stdout
+    assert only.split() == ["amavis", "unix", "-", "-", "-", "-", "4", "smtp", "-o", "smtp_data_done_timeout=600"], only
+    for state in ("merged", "replaced", "overridden"):
+        step = host.module(MODULE, module_args={**args, "state": state})
+        assert step.get("failed") is not True and step["changed"] is False, (state, step.get("msg"), step.get("drift"))
+    assert host.run("postmulti", "-l").stdout == listed  # the nameless instance is still listed, as it was

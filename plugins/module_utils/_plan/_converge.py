@@ -825,6 +825,12 @@ def gathered(facts: LocalFacts) -> dict[str, t.Any]:
     notes: list[str] = []
     design: list[dict[str, t.Any]] = []
     for inst in reg.secondaries:
+        if not inst.name:
+            notes.append(
+                f"{inst.config_directory}: a nameless instance, which a design cannot declare: left out, and left alone by every state "
+                f"(overridden too); to manage it here, name it (postmulti -i {inst.config_directory} -I postfix-NAME -e assign)"
+            )
+            continue
         main_text = facts.read_text(inst.config_directory + "/main.cf") or ""
         master_text = facts.read_text(inst.config_directory + "/master.cf") or ""
         label = displayable(inst.label)
@@ -872,9 +878,21 @@ def _gathered_parameters(label: str, params: t.Mapping[str, str], notes: list[st
 
 
 def _gathered_master(label: str, entries: t.Iterable[MasterEntry], notes: list[str]) -> list[dict[str, str]]:
-    """The master.cf entries of one instance as design items, shown as text; ``notes`` says which are not UTF-8."""
+    """The master.cf entries of one instance as design items, shown as text; ``notes`` says which are not UTF-8.
+    An entry listed more than once is one item, the last one: master(8) uses it (master_conf.c:
+    "duplicate master.cf entry ... -- using the last entry"), and a design holds each entry once."""
+    entries = list(entries)
+    last = {entry.key: index for index, entry in enumerate(entries)}
+    for key in [key for key in last if sum(1 for entry in entries if entry.key == key) > 1]:
+        shown_key = "/".join(displayable(part) for part in key)
+        notes.append(
+            f"{label}: master.cf lists {shown_key} more than once; the design holds the last entry, which master(8) uses "
+            "(given back, it becomes the only one, as postconf -M makes it)"
+        )
     out = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
+        if last[entry.key] != index:
+            continue
         fields = entry.fields()
         shown = {key: displayable(value) for key, value in fields.items()}
         where = f"{label}: master.cf {shown['service']}/{shown['type']}"

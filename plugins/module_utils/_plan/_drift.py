@@ -272,7 +272,8 @@ def compare(
 
     undeclared = [_undeclared(facts, inst) for inst in reg.secondaries if not any(_is_declared(reg, facts, inst, d) for d in declared)]
     if prune:
-        actions["prune"] = [u["config_directory"] for u in undeclared]
+        # a nameless instance (postmulti -I - -e create) cannot be declared: overridden leaves it alone
+        actions["prune"] = [u["config_directory"] for u in undeclared if u["name"]]
 
     if start:
         leaving = set(actions["prune"]) | {d.name for d in declared if d.state != "present"}
@@ -525,6 +526,7 @@ def _summary(in_sync: bool, init_needed: bool, actions: t.Mapping[str, t.Any], u
         lines += [a["describe"] for a in actions["reload"]]
         lines += [a["describe"] for a in actions["start"]]
         lines += [f"start at boot exactly the enabled instances: {command}" for command in actions["boot"]]
-    if undeclared and not actions["prune"]:
-        lines.append("not declared, left alone: " + ", ".join(u["name"] or u["config_directory"] for u in undeclared))
+    kept = [u for u in undeclared if u["config_directory"] not in actions["prune"]]
+    if kept:
+        lines.append("not declared, left alone: " + ", ".join(u["name"] or u["config_directory"] for u in kept))
     return lines
