@@ -210,7 +210,7 @@ def test_decommission_moves_deferred_held_incoming_and_maildrop_mail(lab, tmp_pa
     ids = fill_source(host, deferred, held)
     assert ids_by_queue(host, OLD) == ids  # postqueue -j sees the source as the test built it
 
-    check, first, again = (decommission(host, *mode) for mode in (["--check"], [], ["--check"]))
+    check, first = (decommission(host, *mode) for mode in (["--check"], []))
     assert check["changed"] is True, check
     assert check["moved_mail"]["count"] == deferred + 1 + 1 + held
     assert {q: len(v) for q, v in check["moved_mail"]["queue_ids"].items()} == {"incoming": 1, "active": 0, "deferred": deferred, "hold": held, "maildrop": 1}
@@ -218,8 +218,14 @@ def test_decommission_moves_deferred_held_incoming_and_maildrop_mail(lab, tmp_pa
 
     assert first["changed"] is True and first["action"] == "destroy", first
     assert first["moved_mail"]["count"] == deferred + 1 + 1 + held
+    # check mode predicted what the run left: not the mail the move took first (nor its defer logs)
+    assert check["leftovers"] == first["leftovers"], (check["leftovers"], first["leftovers"])
+    assert not any("/deferred/" in path or "/hold/" in path or "/defer/" in path for path in first["leftovers"]), first["leftovers"]
     assert sorted(len(v) for v in first["moved_mail"]["files"].values()) == sorted([1, deferred, held, 1])
-    assert again is None  # the host is skipped: it has no postfix-old any more
+    # run again: the host has no postfix-old any more, and no host of the play has: the run says so and fails
+    again = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", "postfix_multi_decommission_move_to=postfix-sib", "--check")
+    assert again.rc != 0 and "matches no instance on any of the 1 host(s)" in again.stdout, again.explain()
+    assert not [r for r in again.records if DESTROY_TASK in r["task"] and r["status"] != "skipped"], again.explain()
     assert "postfix-old" not in host.run("postmulti", "-l").stdout
     assert not host.path(OLD_QUEUE).exists() and not host.path(OLD).exists()
     assert not host.path(f"{SIB_QUEUE}/mailops-move").exists()
@@ -353,3 +359,125 @@ def test_the_design_removes_an_instance_and_moves_its_mail_in_one_call(lab):
     assert not host.path(OLD_QUEUE).exists()
     in_sibling = wait_for("the requeued mail in the sibling", lambda: settled(host, 5))
     assert in_sibling == {"hold": ids["hold"], "deferred": sorted(ids["deferred"] + ids["incoming"] + ids["maildrop"])}
+
+
+# --------------------------------------------------------------------------- refusals before any change
+# playbooks/decommission.yml checks its request (the instance, the move target, the numbers) and refuses mail that
+# no flush delivers (held, corrupt, saved) before it touches the host; a run whose instance no host has fails.
+STOP_SMTP_TASK = "Stop accepting mail over SMTP"
+
+
+def decommission_run(host: labhost.Host, *extra: str) -> labhost.AnsibleRun:
+    """playbooks/decommission.yml against the host with these -e values (no defaults); the whole run."""
+    argv = ["-e", "postfix_multi_hosts=all"]
+    for value in extra:
+        argv += [value] if value.startswith("--") else ["-e", value]
+    host.playbook(DECOMMISSION, extra_args=argv)
+    return host.last_run
+
+
+def assert_untouched(host: labhost.Host, run: labhost.AnsibleRun, main_cf: str) -> None:
+    """The run failed and changed nothing: no task changed or reached the destroy, postfix-old's main.cf is main_cf."""
+    assert run.rc != 0, run.explain()
+    assert not [r for r in run.records if r["status"] == "changed"], run.explain()
+    assert not [r for r in run.records if DESTROY_TASK in r["task"] and r["status"] != "skipped"], run.explain()
+    assert not [r for r in run.records if "starting at boot" in r["task"]], run.explain()
+    assert host.read(f"{OLD}/main.cf") == main_cf
+    assert "postfix-old" in host.run("postmulti", "-l").stdout
+
+
+def test_decommission_checks_the_request_before_any_change(lab):
+    """A move target the host lacks (or the instance itself), and a timeout or poll that is no positive whole
+    number, fail the host before anything is changed, with a message naming the variable."""
+    host, _port = lab
+    send(host, OLD, "one@lab.example")
+    wait_for("the message to be deferred", lambda: queue(host, OLD))
+    host.run("postconf", "-c", OLD, "-X", "master_service_disable")  # in main.cf only (no reload): what the playbook turns off
+    main_cf = host.read(f"{OLD}/main.cf")
+
+    for target in ("postfix-typo", "typo", "postfix-old", "old", "/etc/postfix-old/"):
+        run = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", f"postfix_multi_decommission_move_to={target}")
+        assert_untouched(host, run, main_cf)
+        assert f"postfix_multi_decommission_move_to={target}" in run.stdout and "Nothing was changed" in run.stdout, run.explain()
+
+    for variable, value in (("poll", "0"), ("poll", "abc"), ("poll", "-5"), ("timeout", "abc"), ("timeout", "0"), ("timeout", "1.5")):
+        run = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", f"postfix_multi_decommission_{variable}={value}")
+        assert_untouched(host, run, main_cf)
+        assert f"postfix_multi_decommission_{variable}={value}" in run.stdout and "positive whole number" in run.stdout, run.explain()
+    run = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", '{"postfix_multi_decommission_poll": true}')
+    assert_untouched(host, run, main_cf)
+    assert "postfix_multi_decommission_poll=True" in run.stdout, run.explain()
+    assert len(queue(host, OLD)) == 1
+
+
+def test_decommission_refuses_held_mail_when_waiting(lab):
+    """Held mail never leaves by a flush: waiting for it is refused before SMTP is turned off; a move takes it
+    (to the sibling's hold queue; here in check mode, the target given as a directory with a trailing slash)."""
+    host, _port = lab
+    send(host, OLD, "held@lab.example")
+    wait_for("the message to be deferred", lambda: queue(host, OLD))
+    host.run("postsuper", "-c", OLD, "-h", "ALL")
+    host.run("postconf", "-c", OLD, "-X", "master_service_disable")  # in main.cf only (no reload): what the playbook turns off
+    main_cf = host.read(f"{OLD}/main.cf")
+
+    run = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", "postfix_multi_decommission_timeout=4", "postfix_multi_decommission_poll=2")
+    assert_untouched(host, run, main_cf)
+    assert "holds 1 message(s) in its hold queue" in run.stdout and f"postsuper -c {OLD} -H ALL" in run.stdout, run.explain()
+    assert "postfix_multi_decommission_move_to" in run.stdout and "Nothing was changed" in run.stdout, run.explain()
+
+    check = decommission_run(host, "postfix_multi_decommission_instance=old", f"postfix_multi_decommission_move_to={SIB}/", "--check")
+    assert check.rc == 0, check.explain()
+    (destroy,) = [r["result"] for r in check.records if DESTROY_TASK in r["task"]]
+    assert destroy["changed"] and destroy["moved_mail"]["to"] == SIB and destroy["moved_mail"]["count"] == 1, destroy
+    assert [e["queue_name"] for e in queue(host, OLD)] == ["hold"]
+
+
+def test_decommission_matches_the_instance_as_postmulti_does(lab):
+    """The instance is matched as postmulti -i matches (name, name without postfix-, config directory, trailing
+    slash or not); the primary is refused however it is written; an instance no host has fails the run."""
+    host, _port = lab
+    for spelling in ("old", "/etc/postfix-old/", OLD):
+        run = decommission_run(host, f"postfix_multi_decommission_instance={spelling}", "--check")
+        assert run.rc == 0, run.explain()
+        (destroy,) = [r for r in run.records if DESTROY_TASK in r["task"]]
+        assert destroy["status"] == "changed" and destroy["result"]["action"] == "destroy", run.explain()
+
+    for spelling in ("-", "/etc/postfix", "/etc/postfix/", "/etc/postfix//"):
+        run = decommission_run(host, f"postfix_multi_decommission_instance={spelling}")
+        assert run.rc != 0, run.explain()
+        assert "the primary instance cannot be decommissioned" in run.stdout, run.explain()
+        assert not [r for r in run.records if r["status"] == "changed"], run.explain()
+
+    for spelling in ("postfix-typo", "out", "/etc/postfix-out/"):
+        run = decommission_run(host, f"postfix_multi_decommission_instance={spelling}")
+        assert run.rc != 0, run.explain()
+        assert f"postfix_multi_decommission_instance={spelling} matches no instance on any of the 1 host(s)" in run.stdout, run.explain()
+        assert "postfix-old" in run.stdout and "postfix-sib" in run.stdout  # what the host has
+        assert not [r for r in run.records if r["status"] == "changed"], run.explain()
+    assert [line.split()[0] for line in host.run("postmulti", "-l").stdout.splitlines()] == ["-", "postfix-sib", "postfix-old"]
+
+
+STATUS = """
+- name: Report the instances
+  ansible.builtin.import_playbook: mailops.postfix_multi.status
+"""
+
+
+def test_status_shows_an_instance_postmulti_refuses_as_an_error_row(lab, tmp_path):
+    """playbooks/status.yml: a secondary whose main.cf postmulti refuses (postmulti -l fails) is left out of the
+    instance list by postfix_instance_info and reported in its problems: the table gets an ERROR row for it,
+    and the host counts as ignored in the recap; the play still succeeds."""
+    host, _port = lab
+    with host.path(f"{SIB}/main.cf").open("a") as fh:
+        fh.write("multi_instance_enable = yes # on\n")
+    report = tmp_path / "report"
+    host.playbook(STATUS, extra_args=["-e", "postfix_multi_hosts=all", "-e", f"postfix_multi_status_report={report}"])
+    run = host.last_run
+    assert run.rc == 0, run.explain()
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in report.with_suffix(".md").read_text().splitlines() if line.startswith("| ")]
+    mine = [row for row in rows if row[0] == host.name]
+    assert [row[1] for row in mine[:2]] == ["/etc/postfix", "postfix-old"], rows
+    (error,) = mine[2:]
+    assert error[1].startswith("ERROR: ") and SIB in error[1], rows
+    assert error[2:] == [""] * (len(error) - 2)
+    assert "ERROR: " in run.stdout and re.search(rf"{re.escape(host.name)}\s*:.* ignored=1", run.stdout), run.explain()

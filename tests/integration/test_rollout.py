@@ -299,3 +299,21 @@ def test_decommission_drains_or_refuses(fleet, tmp_path):
 def address(host: labhost.Host, n: int) -> str:
     """The host's n-th lab address (127.0.N.n)."""
     return json.loads((host.root.parent / "host.json").read_text())["addresses"][n - 1]
+
+
+ROLLOUT = """
+- name: Roll out
+  ansible.builtin.import_playbook: mailops.postfix_multi.rollout
+"""
+
+
+def test_install_false_from_the_command_line_fails_a_host_without_postfix(new_host):
+    """-e postfix_multi_install=false (a string, as key=value extra vars are) on a host without Postfix: the
+    rollout fails the host, as the boolean false does; the role's argument validation is off in rollout.yml."""
+    host = new_host("bare")
+    host.run("rm", "/usr/sbin/postconf")  # what the module looks for: the host has no Postfix for it
+    for value in ("postfix_multi_install=false", '{"postfix_multi_install": false}', "postfix_multi_install=no"):
+        rc, records = host.playbook(ROLLOUT, extra_args=["-e", "postfix_multi_hosts=all", "-e", value])
+        assert rc != 0, host.last_run.explain()
+        assert f"Postfix is not installed on {host.name} and postfix_multi_install is false" in host.last_run.stdout, host.last_run.explain()
+        assert [r["status"] for r in records if r["task"].endswith(STOP)] == ["failed"], host.last_run.explain()
