@@ -468,7 +468,10 @@ def _stop_command(plan: Plan, facts: LocalFacts) -> list[str] | None:
     """How a plan that stops its instance stops it (``_service.stop_command``); None: it does not."""
     if not plan.stop or plan.before is None:
         return None
-    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, stop_command  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import (  # pylint: disable=import-outside-toplevel
+        ServiceHost,
+        stop_command,
+    )
 
     return stop_command(plan.before, ServiceHost(facts))
 
@@ -486,7 +489,10 @@ def _release_units(plan: Plan, facts: LocalFacts, check_mode: bool) -> tuple[lis
     else:
         return [], []
     # only a run that removes or renames an instance compiles the service code (see _core._zipload)
-    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, release_units  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import (  # pylint: disable=import-outside-toplevel
+        ServiceHost,
+        release_units,
+    )
 
     return release_units(before, after, check_mode, ServiceHost(facts))
 
