@@ -152,7 +152,8 @@ def test_a_new_instance_is_validated_before_it_exists(fleet_host):
     rc, records = converge(host, good)
     assert rc == 0, host.last_run.explain()
     assert listing(host) == [("-", "y"), ("postfix-a", "y")] and running(host, "/etc/postfix-a")
-    assert result(records)["started"] == ["/etc/postfix", "postfix-a"] and result(records)["restarted"] == []  # neither ran before
+    # neither ran before; "-" names the primary, as in the module's other results
+    assert result(records)["started"] == ["-", "postfix-a"] and result(records)["restarted"] == []
     # a change that needs a restart: restarted, not started
     moved = {"postfix_multi_instances": [instance("postfix-a", parameters={"myhostname": "a.example", "inet_interfaces": host.addresses[2]})]}
     rc, records = converge(host, moved)
@@ -226,7 +227,7 @@ def test_a_booted_host_without_postfix_gets_it_installed(new_booted, tmp_path, r
     assert done["installed"] is True and done["changed"] is True and done["packages"] == ["postfix"]
     # the primary: restarted for its new inet_interfaces where the package's scripts started it,
     # started where they left it stopped (Debian 11)
-    assert "postfix-a" in done["started"] and sorted(done["started"] + done["restarted"]) == ["/etc/postfix", "postfix-a"], done
+    assert "postfix-a" in done["started"] and sorted(done["started"] + done["restarted"]) == ["-", "postfix-a"], done
     assert listing(host) == [("-", "y"), ("postfix-a", "y")]
     assert running(host, "/etc/postfix") and running(host, "/etc/postfix-a")
     assert host.run("systemctl", "is-active", UNIT_OF_A.get(release, "postfix@postfix-a.service"), check=False).stdout.strip() == "active"
