@@ -361,6 +361,13 @@ def _boot(
                 "note": change.note,
             }
         )
+    ran, failed = _systemctl_all(host, commands, check_mode)
+    return records, ran, failed
+
+
+def _systemctl_all(host: ServiceHost, commands: t.Sequence[tuple[str, t.Sequence[str]]], check_mode: bool) -> tuple[list[str], list[str]]:
+    """Run ``systemctl VERB -- UNITS`` for each ``(verb, units)`` (not in check mode); the command
+    lines, and the failures."""
     ran, failed = [], []
     for verb, names in commands:
         argv = host.systemctl_argv(verb, None) + ["--", *names]
@@ -370,7 +377,7 @@ def _boot(
         result = _runner.run(argv)
         if result.rc != 0:
             failed.append(f"systemctl {verb} {' '.join(names)} failed (rc={result.rc}): {result.output or '(no output)'}")
-    return records, ran, failed
+    return ran, failed
 
 
 def release_units(before: Instance, after: Instance | None, check_mode: bool, host: ServiceHost | None = None) -> tuple[list[str], list[str]]:
@@ -386,16 +393,7 @@ def release_units(before: Instance, after: Instance | None, check_mode: bool, ho
     if old is None or old == new:
         return [], []
     state = host.is_enabled([old]).get(old, "")
-    ran, failed = [], []
-    for verb, unit in _systemd.release_unit(state, old, new):
-        argv = host.systemctl_argv(verb, None) + ["--", unit]
-        ran.append(" ".join(argv))
-        if check_mode:
-            continue
-        result = _runner.run(argv)
-        if result.rc != 0:
-            failed.append(f"systemctl {verb} {unit} failed (rc={result.rc}): {result.output or '(no output)'}")
-    return ran, failed
+    return _systemctl_all(host, [(verb, [unit]) for verb, unit in _systemd.release_unit(state, old, new)], check_mode)
 
 
 def stop_command(inst: Instance, host: ServiceHost | None = None) -> list[str]:
