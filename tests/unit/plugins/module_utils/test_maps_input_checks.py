@@ -19,7 +19,6 @@ before anything is written, in check mode (planning) as in a real run.
 from __future__ import annotations
 
 import os
-import shutil
 import typing as t
 from pathlib import Path
 
@@ -34,10 +33,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps 
     plan_map,
     postfix_map_commands,
 )
-
-POSTMAP = shutil.which("postmap", path=os.environ.get("PATH", "") + ":/usr/sbin")
-needs_postfix = pytest.mark.skipif(POSTMAP is None, reason="Postfix's postmap is not installed on this machine")
-SUPPORTED = frozenset({"hash", "btree", "texthash", "regexp", "cidr"})
+from test_maps import POSTMAP, SUPPORTED, needs_postfix
 
 
 @pytest.fixture
