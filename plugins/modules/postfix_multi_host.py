@@ -98,7 +98,10 @@ options:
     type: bool
     default: true
   check_before:
-    description: Whether C(postfix check) must pass for every instance before a host that differs from the design is changed.
+    description:
+      - Whether C(postfix check) must pass for every instance before a host that differs from the design is changed.
+      - The instances are checked several at a time, while the changes are planned and validated; a failure fails the task
+        (with RV(stage=preflight), also when a change was refused as well), names every instance that failed, and changes nothing.
     type: bool
     default: true
   check_always:

@@ -204,6 +204,39 @@ def test_refused_edit_changes_no_instance(new_booted):
     assert banner(host, host.addresses[1]).startswith(f"220 renamed.{host.name}.lab.example")
 
 
+def test_the_preflight_names_every_broken_instance_and_wins_over_a_refused_value(new_booted):
+    """The operator broke two instances of a converged host by hand (postconf takes the value,
+    postfix check refuses it) and then runs a design that renames the primary's instances and
+    gives a value Postfix refuses as well. The run fails at its pre-flight, which checks every
+    instance and names each broken one with Postfix's reason, not at the refused value; nothing
+    is written. Once the instances are repaired, the same design without the bad value converges."""
+    host = new_booted("mhpre")
+    converged = host.module(MODULE, module_args={**design(host), "start": False})
+    assert converged.get("failed") is not True, converged.get("msg")
+    for directory in ("/etc/postfix-out", "/etc/postfix-null"):
+        host.run("postconf", "-c", directory, "-e", "default_process_limit = many")
+    files = ("/etc/postfix/main.cf", "/etc/postfix-out/main.cf", "/etc/postfix-null/main.cf")
+    before = {path: host.read(path) for path in files}
+
+    bad = {**design(host, hostname="renamed"), "start": False}
+    bad["instances"][0]["parameters"]["smtpd_recipient_limit"] = "abc"  # refused when the edits are validated
+    failed = host.module(MODULE, module_args=bad)
+    assert failed.get("failed") is True and failed.get("stage") == "preflight", failed
+    assert failed["msg"].startswith("pre-flight: postfix check fails"), failed["msg"]
+    for name in ("postfix-out", "postfix-null"):
+        assert f"check of {name} failed" in failed["msg"], failed["msg"]
+    assert "default_process_limit" in failed["msg"] and "smtpd_recipient_limit" not in failed["msg"], failed["msg"]
+    assert failed.get("changed") is not True
+    assert {path: host.read(path) for path in files} == before
+
+    for directory in ("/etc/postfix-out", "/etc/postfix-null"):
+        host.run("postconf", "-c", directory, "-X", "default_process_limit")
+    bad["instances"][0]["parameters"].pop("smtpd_recipient_limit")
+    fixed = host.module(MODULE, module_args=bad)
+    assert fixed.get("failed") is not True, fixed.get("msg")
+    assert "myhostname = renamed." in host.read("/etc/postfix-out/main.cf")
+
+
 def test_a_linked_file_is_refused_before_anything_is_done(new_booted):
     """An operator keeps postfix-null's main.cf in another place and links it into the instance.
     The module does not write through links; it must say so when the run is planned (in check

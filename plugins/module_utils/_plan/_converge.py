@@ -35,6 +35,7 @@ built and checked on a staging copy) and reports the rest as the plan.
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,7 +129,8 @@ _ARGUMENT_SPEC: dict[str, t.Any] = dict(
     **PROBE_OPTIONS,
     **UNSAFE_WRITES,
 )
-# Staging copies validated at the same time (each mostly waits for postconf and postfix check).
+# Staging copies validated at the same time (each mostly waits for postconf and postfix check); also
+# the instances the pre-flight checks at the same time.
 VALIDATE_WORKERS = 4
 # Instances started, reloaded or restarted at the same time.
 SERVICE_WORKERS = 8
@@ -460,14 +462,41 @@ def _expanded(facts: LocalFacts, options: t.Mapping[str, t.Any], instances: t.Se
 
 
 def _preflight(host: ServiceHost) -> None:
-    """``postfix check`` of every instance, disabled ones included; a failure changes nothing."""
-    preflight = manage_service({"state": "checked"}, False, host)
-    if preflight.get("failed"):
+    """``postfix check`` of every instance, disabled ones included, several at a time (each check
+    reads and creates only in its own instance's directories); a failure changes nothing. The
+    checks run as ``postfix_service`` runs them (``state: checked``), one instance per call, and
+    are reported in list order."""
+    reg = Registry.load(host.facts.defaults(), host.facts.read_text)
+    requests = [{"name": inst.config_directory, "state": "checked"} for inst in reg.instances]
+    with ThreadPoolExecutor(max_workers=max(1, min(VALIDATE_WORKERS, len(requests)))) as pool:
+        outcomes = list(pool.map(lambda request: manage_service(request, False, host), requests))
+    failed = [outcome.get("msg") or "" for outcome in outcomes if outcome.get("failed")]
+    if failed:
         raise PostfixMultiError(
-            "pre-flight: postfix check fails for the current configuration, so nothing was changed (fix it first): " + (preflight.get("msg") or ""),
-            results=preflight.get("results"),
+            "pre-flight: postfix check fails for the current configuration, so nothing was changed (fix it first): " + "; ".join(failed),
+            results=[record for outcome in outcomes for record in outcome.get("results") or []],
             stage="preflight",
         )
+
+
+@contextlib.contextmanager
+def _beside_preflight(host: ServiceHost, wanted: bool) -> t.Iterator[None]:
+    """The pre-flight (when ``wanted``) runs beside the block, which must not change the host (the
+    planning and validation of step 1); it has ended when the block has. Its failure is the one
+    raised, also when the block failed as well: as when it ran first."""
+    if not wanted:
+        yield
+        return
+    with ThreadPoolExecutor(max_workers=1) as one:
+        preflight = one.submit(_preflight, host)
+        try:
+            yield
+        except BaseException:
+            failure = preflight.exception()
+            if isinstance(failure, PostfixMultiError):
+                raise failure from None
+            raise
+        preflight.result()
 
 
 def _apply(
@@ -495,35 +524,37 @@ def _apply(
 
     # 1. plan and validate every edit of an existing instance before anything is written
     reg = Registry.load(facts.defaults(), facts.read_text)
-    if options.get("check_before", True) and not options.get("check_always") and not check_mode:
-        _preflight(host)
-    grouped: dict[str, tuple[dict[str, t.Any] | None, list[dict[str, t.Any]]]] = {}
-    for item in actions["config"]:
-        grouped[item["instance"]] = (item, grouped.get(item["instance"], (None, []))[1])
-    for item in actions["master"]:
-        config, entries = grouped.get(item["instance"], (None, []))
-        grouped[item["instance"]] = (config, entries + [item["entry"]])
-    edits = [edit for edit in (_plan_edit(facts, reg, name, config, entries) for name, (config, entries) in grouped.items()) if edit is not None]
-    jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
-    requests = [_instance_request(call, validate_on) for call in actions["instances"]]
-    _check_moves(reg, requests)
-    # every file the run writes, checked now: a symbolic link would stop the run half-way
-    refuse_links(path for edit in edits for path in edit.paths())
-    if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
-        refuse_links([f"{reg.primary_directory}/main.cf"])  # the registration
-    together = NewInstances()
-    for request in requests:
-        # also refuses links, and new instances that clash with each other
-        staged = staged_configuration(request, facts.fresh(), together) if request["state"] == "present" else None
-        if staged is not None and validate_on:  # validated here with the others, not again in manage_instance
-            jobs.append((request["name"], staged[0], staged[1]))
-            request["validate"] = False
-    changing = [edit.instance for edit in edits] + [request["name"] for request in requests if request["state"] == "present"]
-    _check_tls(reg, tls, changing, report)
-    warnings = _validate_all(facts, jobs) if validate_on else {}
-    map_jobs = plan_design_maps(actions["maps"], reg.primary_directory, validate_on)
-    for name, lines in warnings.items():
-        report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
+    # the pre-flight (postfix check of the current configuration) runs beside this planning and
+    # validation, which change nothing; both have ended before anything is written
+    preflight = bool(options.get("check_before", True)) and not options.get("check_always") and not check_mode
+    with _beside_preflight(host, preflight):
+        grouped: dict[str, tuple[dict[str, t.Any] | None, list[dict[str, t.Any]]]] = {}
+        for item in actions["config"]:
+            grouped[item["instance"]] = (item, grouped.get(item["instance"], (None, []))[1])
+        for item in actions["master"]:
+            config, entries = grouped.get(item["instance"], (None, []))
+            grouped[item["instance"]] = (config, entries + [item["entry"]])
+        edits = [edit for edit in (_plan_edit(facts, reg, name, config, entries) for name, (config, entries) in grouped.items()) if edit is not None]
+        jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
+        requests = [_instance_request(call, validate_on) for call in actions["instances"]]
+        _check_moves(reg, requests)
+        # every file the run writes, checked now: a symbolic link would stop the run half-way
+        refuse_links(path for edit in edits for path in edit.paths())
+        if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
+            refuse_links([f"{reg.primary_directory}/main.cf"])  # the registration
+        together = NewInstances()
+        for request in requests:
+            # also refuses links, and new instances that clash with each other
+            staged = staged_configuration(request, facts.fresh(), together) if request["state"] == "present" else None
+            if staged is not None and validate_on:  # validated here with the others, not again in manage_instance
+                jobs.append((request["name"], staged[0], staged[1]))
+                request["validate"] = False
+        changing = [edit.instance for edit in edits] + [request["name"] for request in requests if request["state"] == "present"]
+        _check_tls(reg, tls, changing, report)
+        warnings = _validate_all(facts, jobs) if validate_on else {}
+        map_jobs = plan_design_maps(actions["maps"], reg.primary_directory, validate_on)
+        for name, lines in warnings.items():
+            report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
 
     # 2. init, stop what is going to be disabled, keep what goes away from starting at boot
     if actions["init"]:
