@@ -201,18 +201,55 @@ class Staging:
     def __exit__(self, *exc: t.Any) -> None:
         self.cleanup()
 
+    def keep_log_inside(self, postconf: str) -> None:
+        """Step 2, for an instance that logs to a file (``maillog_file``): with no postlogd(8) to
+        answer, the Postfix commands of the check write that file themselves (maillog_client.c,
+        the logwriter fallback), so the copy's file is moved below the private directory. Its
+        prefixes (``maillog_file_prefixes``) move with it, so that a file outside them is refused
+        as it is live (the same directory is put before the file and before each prefix)."""
+        path = os.path.join(self.copy, "main.cf")
+        text = _io.read_text(path)
+        if text is None:
+            return
+        try:
+            cf = MainCf.parse(text)
+        except MainCfError:
+            return  # postconf and postfix check say what is wrong with the file itself
+        if not (cf.raw("maillog_file") or "").strip():
+            return
+        shown = _runner.run([postconf, "-c", self.copy, "-xh", "maillog_file", "maillog_file_prefixes"])
+        lines = shown.stdout.splitlines()
+        if shown.rc != 0 or len(lines) != 2 or not lines[0].strip():
+            return  # postconf -n says what is wrong
+        value, prefixes = lines[0].strip(), [p for p in re.split(r"[,\s]+", lines[1]) if p]
+        root = os.path.join(self.top, "log")
+        if ".." in value.split("/"):
+            # a file named through "..": the check sees one that matches its prefixes exactly when it does
+            good = any(value.startswith(prefix) for prefix in prefixes)
+            value, prefixes = "/maillog", ["/" if good else "/none/"]
+        moved = root + value
+        os.makedirs(os.path.dirname(moved) if value.startswith("/") else root, exist_ok=True)
+        edited = cf.edit({"maillog_file": moved, "maillog_file_prefixes": ", ".join(root + prefix for prefix in prefixes)}).render()
+        with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            handle.write(edited)
+        age(self.copy)
+
     def cleanup(self) -> None:
         if self.top:
             shutil.rmtree(self.top, ignore_errors=True)
             self.top = ""
 
     def fail(self, what: str, result: _runner.CommandResult) -> t.NoReturn:
-        said = _rewrite(result.output, self.copy, self.live) or "(no message)"
+        def shown(text: str) -> str:
+            # the paths of the copy as the live ones (the log file too: keep_log_inside)
+            return _rewrite(text, self.copy, self.live).replace(os.path.join(self.top, "log"), "") if self.top else text
+
+        said = shown(result.output) or "(no message)"
         raise PostfixMultiError(
             f"validation failed, {self.live} was left unchanged: {what} rejects the new configuration (rc={result.rc}): {said}",
             rc=result.rc,
-            stdout=_rewrite(result.stdout, self.copy, self.live),
-            stderr=_rewrite(result.stderr, self.copy, self.live),
+            stdout=shown(result.stdout),
+            stderr=shown(result.stderr),
         )
 
 
@@ -267,6 +304,7 @@ def validate(
     """
     with Staging(config_directory, replacements) as staging:
         copy = staging.copy
+        staging.keep_log_inside(postconf)
         result = _runner.run([postconf, "-c", copy, "-n"])
         if result.rc != 0:
             staging.fail(f"postconf -c {config_directory} -n", result)
