@@ -40,6 +40,9 @@ attributes:
     details:
       - Check mode reports the C(main.cf) and C(master.cf) texts a new instance gets from the prototypes; the real
         C(postfix set-permissions) run on apply may add installation parameters to the new C(main.cf).
+      - On a host where multi-instance management is not turned on yet, check mode plans a new instance as if
+        M(mailops.postfix_multi.postfix_multi_init) had run before it (as an earlier task of the play would have, also in check
+        mode) and says so in a warning; the real run refuses until it has.
   diff_mode:
     support: full
   idempotent:

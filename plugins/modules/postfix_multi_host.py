@@ -55,6 +55,10 @@ attributes:
       - Check mode validates every changed configuration on private copies, new instances included (also on a host where
         multi-instance management is not turned on yet), and reports the rest of the plan; it writes nothing and starts
         nothing. O(probe) is skipped in check mode when the host would change.
+      - Each step is planned on what the steps before it would have written (several new instances registered one after
+        the other, the units masked or unmasked for them), so that the diffs, messages and RV(started) of check mode are
+        those of the real run; an instance that cannot be destroyed or deported is refused before anything is changed, in
+        check mode and for real.
   diff_mode:
     support: full
     details:

@@ -24,6 +24,7 @@ files, a TCP connection to each listener) rather than against the module's own r
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import labhost
@@ -581,3 +582,92 @@ def test_gathered_leaves_a_nameless_instance_alone_and_holds_a_duplicate_entry_o
         step = host.module(MODULE, module_args={**args, "state": state})
         assert step.get("failed") is not True and step["changed"] is False, (state, step.get("msg"), step.get("drift"))
     assert host.run("postmulti", "-l").stdout == listed  # the nameless instance is still listed, as it was
+
+
+def _primary_diffs(result: dict) -> list[dict]:
+    return [d for d in result.get("diff") or [] if d.get("after_header") == "/etc/postfix/main.cf"]
+
+
+def _boot_files(host: labhost.Host) -> dict[str, str]:
+    units = host.path("/etc/systemd/system")
+    return {p.name: os.readlink(p) if p.is_symlink() else "" for p in units.glob("postfix@*")}
+
+
+def test_check_mode_predicts_what_the_run_does_step_by_step(new_booted):
+    """An operator reviews each change with --check --diff before making it, and compares:
+    - postfix_instance in check mode on a host that postfix_multi_init has not initialised yet
+      (a play's earlier task would) plans, and says what it assumed, instead of failing;
+    - three new instances: check mode shows each registration on top of the one before (one
+      init, a list that grows), as the real run writes them; the masked unit of the disabled one
+      is said;
+    - enabling that instance: check mode lists it as started, as the real run starts it;
+    - a new log file: check mode validates it without creating it on the host;
+    - a destroy refused for mail in the queue: the real run refuses before it stops, disables or
+      masks anything, as check mode said;
+    - state=overridden: the instance it deports is stopped and disabled, and both main.cf files
+      are shown, in check mode and for real."""
+    host = new_booted("mhfidel")
+    assumed = host.module("mailops.postfix_multi.postfix_instance", check=True, module_args={"name": "postfix-x"})
+    assert assumed.get("failed") is not True, assumed.get("msg")
+    assert assumed["changed"] is True
+    assert any("assumes that it is initialised first" in w for w in assumed.get("warnings") or []), assumed.get("warnings")
+
+    three = design(host)
+    three["instances"].append({"name": "postfix-dis", "enabled": False, "parameters": {"myhostname": f"dis.{host.name}.lab.example"}})
+    predicted = host.module(MODULE, check=True, module_args=three)
+    made = host.module(MODULE, module_args=three)
+    assert made.get("failed") is not True, made.get("msg")
+    for result in (predicted, made):
+        registrations = [d for d in _primary_diffs(result) if "multi_instance_directories" in d["after"]]
+        assert len(registrations) == 3, registrations
+        assert [d["before"] for d in registrations[1:]] == [d["after"] for d in registrations[:-1]]
+        assert "multi_instance_directories = /etc/postfix-out /etc/postfix-null /etc/postfix-dis" in registrations[-1]["after"]
+        assert sum("multi_instance_wrapper" not in d["before"] and "multi_instance_wrapper" in d["after"] for d in _primary_diffs(result)) == 1
+        assert "boot: mask postfix@postfix-dis.service" in result["msg"], result["msg"]
+    assert "multi_instance_directories = /etc/postfix-out /etc/postfix-null /etc/postfix-dis" in host.read("/etc/postfix/main.cf")
+    assert _boot_files(host) == {"postfix@postfix-dis.service": "/dev/null"}
+
+    enabled = json.loads(json.dumps(three))
+    enabled["instances"][2]["enabled"] = True
+    enabled["instances"][0]["logging"] = {"to": "file", "file": "/var/log/postfix-out-fidelity.log"}
+    predicted = host.module(MODULE, check=True, module_args=enabled)
+    assert predicted.get("failed") is not True, predicted.get("msg")
+    assert "postfix-dis" in predicted["started"], predicted
+    assert not host.path("/var/log/postfix-out-fidelity.log").exists()
+    del enabled["instances"][0]["logging"]
+    made = host.module(MODULE, module_args=enabled)
+    assert made.get("failed") is not True, made.get("msg")
+    assert "postfix-dis" in made["started"] and running(host, "/etc/postfix-dis")
+    assert "boot: unmask postfix@postfix-dis.service" in made["msg"], made["msg"]
+
+    # one held message in postfix-out (postsuper -h), which a destroy never deletes
+    submit = host.run("postconf", "-c", "/etc/postfix-out", "-n", "authorized_submit_users").stdout.strip()
+    host.run(
+        "sh",
+        "-c",
+        "postconf -c /etc/postfix-out -e authorized_submit_users=root && echo 'Subject: kept' | sendmail -C /etc/postfix-out -f root someone@example.org"
+        " && sleep 2 && postsuper -c /etc/postfix-out -h ALL",
+    )
+    host.run("sh", "-c", f"postconf -c /etc/postfix-out -e '{submit}'" if submit else "postconf -c /etc/postfix-out -X authorized_submit_users")
+    refused = json.loads(json.dumps(enabled))
+    refused["instances"][1]["enabled"] = False  # postfix-null: stopped and masked by a run that got that far
+    refused["instances"][0]["state"] = "absent"
+    before = {path: host.read(path) for path in ("/etc/postfix/main.cf", "/etc/postfix-null/main.cf", "/etc/postfix-out/main.cf")}
+    boot = _boot_files(host)
+    for check in (True, False):
+        result = host.module(MODULE, check=check, module_args=refused)
+        assert result.get("failed") is True and "Cannot destroy instance postfix-out" in result["msg"], result
+        assert result.get("changed") is not True, result
+    assert {path: host.read(path) for path in before} == before
+    assert _boot_files(host) == boot
+    assert running(host, "/etc/postfix-null") and running(host, "/etc/postfix-out")
+
+    kept = {"state": "overridden", "instances": [enabled["instances"][0], enabled["instances"][2]], "primary_parameters": enabled["primary_parameters"]}
+    for check in (True, False):
+        result = host.module(MODULE, check=check, module_args=kept)
+        assert result.get("failed") is not True, result.get("msg")
+        assert "stopped postfix-null" in result["msg"] and "disabled postfix-null" in result["msg"], result["msg"]
+        shown = {d["after_header"] for d in result["diff"]}
+        assert {"/etc/postfix/main.cf", "/etc/postfix-null/main.cf"} <= shown, shown
+    assert not running(host, "/etc/postfix-null")
+    assert listing(host) == ["-", "postfix-out", "postfix-dis"]

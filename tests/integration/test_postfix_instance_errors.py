@@ -11,21 +11,32 @@ of one host run as one chain in one ansible run (see ``run_steps`` in test_postf
 
 from __future__ import annotations
 
+import re
+
 import test_oracle_parity as op
 from test_postfix_instance import Step, run_steps, start_instance, stop_instance
 
+MODULE = "mailops.postfix_multi.postfix_instance"
+
 
 def test_create_before_init(host):
-    """without postfix_multi_init nothing is created (postmulti: multi_instance_wrapper is empty)."""
-    steps = [
-        Step(
-            "create before init",
-            {"name": "postfix-a", "group": "mta"},
-            fails=r"not initialised: multi_instance_wrapper is empty in /etc/postfix/main.cf; run mailops\.postfix_multi\.postfix_multi_init first",
-        )
-    ]
-    run_steps(host, steps)
+    """without postfix_multi_init nothing is created (postmulti: multi_instance_wrapper is empty).
+    Check mode plans the instance as if the init had run (a play's earlier postfix_multi_init task,
+    which in check mode writes nothing either) and says so; the real run refuses."""
+    before = host.read("/etc/postfix/main.cf")
+    planned = host.module(MODULE, check=True, module_args={"name": "postfix-a", "group": "mta"})
+    assert planned.get("failed") is not True and planned["changed"] is True, planned
+    (warning,) = [w for w in planned["warnings"] if w.startswith("check mode: ")]
+    assert "multi_instance_wrapper is empty in /etc/postfix/main.cf" in warning and "a real run refuses until then" in warning, warning
+    (registration,) = [d for d in planned["diff"] if d["after_header"] == "/etc/postfix/main.cf"]
+    assert "multi_instance_directories = /etc/postfix-a" in registration["after"]
+    refused = host.module(MODULE, module_args={"name": "postfix-a", "group": "mta"})
+    assert refused["failed"] is True and refused.get("changed") is not True, refused
+    assert re.search(
+        r"not initialised: multi_instance_wrapper is empty in /etc/postfix/main.cf; run mailops\.postfix_multi\.postfix_multi_init first", refused["msg"]
+    ), refused["msg"]
     assert not host.path("/etc/postfix-a").exists()
+    assert host.read("/etc/postfix/main.cf") == before
 
 
 def queue_mail(host) -> None:

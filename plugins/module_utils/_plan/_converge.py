@@ -53,6 +53,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._io im
     write_text,
 )
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._service import ServiceHost, boot_drift, manage_service
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._systemd import STALE_MASK_NOTE
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._host._tls import TLS_OPTIONS, TlsSpec, check_material, check_spec, merge_parameters
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import (
     is_protected,
@@ -74,7 +75,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps 
     redacted_design,
     summary,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterEntry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
@@ -317,6 +318,16 @@ class _Report:
         for key in ("started", "restarted", "reloaded"):
             for name in result.get(key) or []:
                 self.mark(name, key)
+        for record in result.get("boot") or []:
+            # what starts at boot changes with the instance list: said, also when the same run created,
+            # enabled or disabled the instance whose unit is masked or unmasked
+            if not record.get("verbs"):
+                continue
+            text = f"boot: {' and '.join(record['verbs'])} {record['unit']}"
+            if record.get("note") == STALE_MASK_NOTE:
+                self.messages.append(text)  # the mask of an instance the host no longer lists
+            else:
+                self.action(record["instance"], text)
         if result.get("failed"):
             raise PostfixMultiError(result.get("msg") or "a Postfix command failed", results=result.get("results"))
 
@@ -456,9 +467,50 @@ def _expanded(facts: LocalFacts, options: t.Mapping[str, t.Any], instances: t.Se
         options.get("primary_parameters") or {},
         options.get("primary_absent_parameters") or [],
         options.get("primary_logging"),
+        host_files=_host_log_files(facts.defaults(), facts.read_text, options, instances),
     )
     missing_log_directories(design["log_files"], facts.is_dir)
     return design
+
+
+def _leaves_log_file(entry: t.Mapping[str, t.Any] | None, logging: t.Any, parameters: t.Any, absent: t.Any) -> bool:
+    """Whether the design leaves an instance's ``maillog_file`` as the host has it."""
+    if entry is not None and (entry.get("exclusive") or (entry.get("state") or "present") != "present"):
+        return False
+    return logging is None and "maillog_file" not in (parameters or {}) and "maillog_file" not in (absent or [])
+
+
+def _host_log_files(
+    defaults: dict[str, str], read_text: t.Callable[[str], str | None], options: t.Mapping[str, t.Any], instances: t.Sequence[t.Mapping[str, t.Any]]
+) -> dict[str, str]:
+    """The files that instances of the host write now (``maillog_file``) where the design leaves that
+    as it is - the primary without logging settings in the design, instances the design does not
+    declare or declares without them - so that no declared instance is set to write one of them
+    (label -> file)."""
+    try:
+        reg = Registry.load(defaults, read_text)
+    except PostfixMultiError:
+        return {}  # the comparison says what is wrong with the host
+    declared = {entry.get("name"): entry for entry in instances if isinstance(entry.get("name"), str)}
+    found: dict[str, str] = {}
+    for inst in reg.instances:
+        if inst.primary:
+            keep = _leaves_log_file(None, options.get("primary_logging"), options.get("primary_parameters"), options.get("primary_absent_parameters"))
+            label = "the primary instance"
+        else:
+            entry = declared.get(inst.name or "")
+            keep = entry is None or _leaves_log_file(entry, entry.get("logging"), entry.get("parameters"), entry.get("absent_parameters"))
+            label = inst.name or inst.config_directory
+        text = read_text(f"{inst.config_directory}/main.cf") if keep else None
+        if text is None:
+            continue
+        try:
+            path = (MainCf.parse(text).raw("maillog_file") or "").strip()
+        except MainCfError:
+            continue
+        if path:
+            found[label] = path
+    return found
 
 
 def _preflight(host: ServiceHost) -> None:
@@ -513,6 +565,7 @@ def _apply(
     # on every call: see _core._zipload)
     from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._lifecycle import (  # pylint: disable=import-outside-toplevel
         NewInstances,
+        PlannedWrites,
         manage_init,
         manage_instance,
         staged_configuration,
@@ -538,6 +591,12 @@ def _apply(
         jobs = [(edit.instance, edit.config_directory, edit.files()) for edit in edits]
         requests = [_instance_request(call, validate_on) for call in actions["instances"]]
         _check_moves(reg, requests)
+        if not check_mode:
+            # what refuses to destroy or deport an instance (mail in its queue, directories it shares)
+            # refuses now, as in check mode, not after step 2 has stopped, disabled or unmasked anything
+            for request in requests:
+                if request["state"] != "present":
+                    manage_instance(request, True, False, facts.fresh())
         # every file the run writes, checked now: a symbolic link would stop the run half-way
         refuse_links(path for edit in edits for path in edit.paths())
         if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
@@ -557,12 +616,16 @@ def _apply(
             report.warnings.extend(f"{_label(name)}: {line}" for line in lines)
 
     # 2. init, stop what is going to be disabled, keep what goes away from starting at boot
+    # (check mode: each later step is planned on what the steps before it would have written)
+    planned = PlannedWrites(facts.fresh()) if check_mode else None
     if actions["init"]:
         result = manage_init(check_mode, want_diff, facts.fresh())
         report.changed = True
         report.action(PRIMARY, result["msg"])
         if want_diff:
             report.diff.extend(result.get("diff") or [])
+        if planned is not None:
+            planned.record_init(facts.defaults())
     for name in actions["stop"]:
         report.action(name, f"stop {name} before disabling it")
         _service(report, {"name": name, "state": "stopped"}, check_mode, host)
@@ -575,7 +638,7 @@ def _apply(
     fresh: dict[str, str] = {}  # new instances checked above (postfix check) and set up here (set-permissions): queue directory
     for call, request in zip(actions["instances"], requests):
         checked = validate_on and request["state"] == "present" and request.get("validate") is False
-        result = manage_instance(request, check_mode, want_diff, facts.fresh())
+        result = manage_instance(request, check_mode, want_diff, facts.fresh(), planned)
         if checked and result["changed"] and result.get("action") == "create" and not check_mode and result.get("instance"):
             fresh[call["name"]] = result["instance"]["queue_directory"]
         report.warnings.extend(result.get("warnings") or [])
@@ -606,11 +669,14 @@ def _apply(
 
         # 5. prune, boot, reload/restart what changed, start what should run
         for directory in actions["prune"]:
-            result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff, facts.fresh())
+            result = manage_instance({"config_directory": directory, "state": "deported", "force": True}, check_mode, want_diff, facts.fresh(), planned)
             report.changed = report.changed or result["changed"]
             report.action(directory, result["msg"])
+            if want_diff:
+                report.diff.extend(diff for diff in result.get("diff") or [] if diff.get("before") != diff.get("after"))
         if start and drift["systemd"] and (actions["boot"] or actions["init"] or actions["instances"] or actions["prune"]):
-            _service(report, {"enabled": True}, check_mode, host)
+            # check mode: the units of the instance list the steps above would have left
+            _service(report, {"enabled": True}, check_mode, host if planned is None else ServiceHost(t.cast(LocalFacts, planned)))
         if apply_changes:
             reloading = True
             _reload(report, edits, map_reloads, validate_on, check_mode, host, actions["reload"])

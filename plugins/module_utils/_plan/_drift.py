@@ -469,7 +469,9 @@ def _compare_instance(
     if item.enabled:
         row["running"] = facts.is_running(current.config_directory) if current is not None else False
         if start and not row["running"]:
-            actions["start"].append({"instance": item.name, "depends": current is None, "describe": f"start {item.name}"})
+            # a new instance, or one the same run enables: postmulti starts it only after that step
+            depends = current is None or not current.enabled
+            actions["start"].append({"instance": item.name, "depends": depends, "describe": f"start {item.name}"})
     return row
 
 

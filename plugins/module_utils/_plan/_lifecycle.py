@@ -209,17 +209,27 @@ def _desired(options: t.Mapping[str, t.Any]) -> Desired:
     )
 
 
-def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[str, str]) -> _Planned:
-    """Everything ``postfix_instance`` decides before it validates and writes (reads only)."""
+def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[str, str], assume_init: bool = False) -> _Planned:
+    """Everything ``postfix_instance`` decides before it validates and writes (reads only).
+    ``assume_init`` (check mode): on a host that ``postfix_multi_init`` has not initialised yet, the
+    plan is made as if it had (as when a play's earlier task would have done it), and says so."""
     desired = _desired(options)
     content = Content.from_options(options)
     if content.given() and desired.state != "present":
         raise PostfixMultiError("parameters, absent_parameters, exclusive and master describe a present instance; leave them out with state=" + desired.state)
     reg = Registry.load(defaults, facts.read_text)
     init_write = None
+    assumed = None
     if options.get("initialise") and desired.state == "present":
         reg, init_write = _initialised_registry(reg, defaults, facts)
+    elif assume_init and desired.state == "present" and reg.init_problem():
+        assumed = reg.init_problem()
+        reg, _write = _initialised_registry(reg, defaults, facts)
     plan = Planner(reg, facts).plan(desired)
+    if assumed is not None and not reg.init_problem():
+        plan.warnings.append(
+            f"check mode: {assumed.split(';')[0]}; this check assumes that it is initialised first (postfix_multi_init), a real run refuses until then"
+        )
     configured = configure_plan(plan, content, facts)
     if init_write is not None:
         plan.messages.insert(0, "multi-instance management turned on")
@@ -273,11 +283,47 @@ def staged_configuration(
     return planned.plan.after.config_directory, planned.configured.files
 
 
+class PlannedWrites(FactsOverlay):
+    """The host as the earlier steps of one check-mode run would have left it: the files their plans
+    write (path -> text) and the directories they make; anything else as the host is. Each step
+    plans on it (``manage_instance(..., planned=...)``) and records its own plan, so that a run that
+    creates several instances predicts each registration on top of the one before, as the real run
+    makes them."""
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__(facts)
+        self.texts: dict[str, str] = {}
+        self.directories: set[str] = set()
+
+    def read_text(self, path: str) -> str | None:
+        return self.texts[path] if path in self.texts else self._facts.read_text(path)
+
+    def exists(self, path: str) -> bool:
+        return path in self.texts or path in self.directories or self._facts.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return path in self.directories or self._facts.is_dir(path)
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._facts, name)  # the rest of LocalFacts (defaults, postfix, ...), as the host answers
+
+    def record(self, plan: Plan) -> None:
+        for write in plan.writes():
+            self.texts[write.path] = write.after
+        self.directories.update(path for path, _mode in plan.mkdirs)
+
+    def record_init(self, defaults: dict[str, str]) -> None:
+        """What ``postfix_multi_init`` (``manage_init``) writes."""
+        write = plan_init(Registry.load(defaults, self.read_text))
+        if write is not None:
+            self.texts[write.path] = write.after
+
+
 class _AfterMove(FactsOverlay):
     """The host's facts, with the mail that the move takes out of a queue directory gone from it:
     what destroy's refusal is planned on when ``move_mail_to`` is given."""
 
-    def __init__(self, facts: LocalFacts, queue_directory: str, moved: t.Mapping[str, int]) -> None:
+    def __init__(self, facts: Facts, queue_directory: str, moved: t.Mapping[str, int]) -> None:
         super().__init__(facts)
         self._queue_directory = queue_directory
         self._moved = moved
@@ -309,7 +355,7 @@ def _blocked_text(blocked: t.Mapping[str, t.Sequence[str]]) -> str:
     return "; ".join(f"{reason}: {', '.join(paths)}" for reason, paths in blocked.items())
 
 
-def _plan_move(options: t.Mapping[str, t.Any], facts: LocalFacts, defaults: dict[str, str]) -> _Move | None:
+def _plan_move(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[str, str]) -> _Move | None:
     """Check a ``move_mail_to`` request before anything is touched (None: no source instance, nothing to move)."""
     desired = _desired(options)
     selector = str(options["move_mail_to"])
@@ -375,13 +421,21 @@ def _run_move(move: _Move, plan: Plan, facts: LocalFacts) -> tuple[_Move, dict[s
     return move, moved
 
 
-def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, facts: LocalFacts | None = None) -> dict[str, t.Any]:
-    """The ``postfix_instance`` module: create/import, update, destroy or deport one instance."""
+def manage_instance(
+    options: t.Mapping[str, t.Any],
+    check_mode: bool,
+    want_diff: bool,
+    facts: LocalFacts | None = None,
+    planned: PlannedWrites | None = None,
+) -> dict[str, t.Any]:
+    """The ``postfix_instance`` module: create/import, update, destroy or deport one instance.
+    ``planned`` (check mode): what earlier steps of the same run would have written, planned on
+    and added to."""
     facts = facts or LocalFacts()
     defaults = facts.defaults()
     with DirectoryLock(defaults["config_directory"]):
-        move = _plan_move(options, facts, defaults) if options.get("move_mail_to") else None
-        planning: Facts = facts
+        planning: Facts = planned if planned is not None and check_mode else facts
+        move = _plan_move(options, planning, defaults) if options.get("move_mail_to") else None
         if move is not None:
             blocks = move.certain_blocks()
             if options.get("state") == "absent" and blocks:
@@ -391,8 +445,10 @@ def manage_instance(options: t.Mapping[str, t.Any], check_mode: bool, want_diff:
                     "or postcat FILE), move or remove it by hand, or deport the instance instead. Nothing was changed.",
                     kept=blocks,
                 )
-            planning = _AfterMove(facts, move.source.queue_directory, move.survey.counts())
-        desired, content, reg, plan, configured = _plan_instance(options, planning, defaults)
+            planning = _AfterMove(planning, move.source.queue_directory, move.survey.counts())
+        desired, content, reg, plan, configured = _plan_instance(options, planning, defaults, assume_init=check_mode)
+        if planned is not None and check_mode:
+            planned.record(plan)
         refuse_links(write.path for write in plan.writes())
         warnings: list[str] = []
         if configured.files and options.get("validate", True) and plan.after is not None:

@@ -167,13 +167,16 @@ def expand_design(
     primary_parameters: Mapping[str, t.Any] | None = None,
     primary_absent_parameters: Sequence[str] = (),
     primary_logging: Mapping[str, t.Any] | None = None,
+    host_files: Mapping[str, str] | None = None,
 ) -> dict[str, t.Any]:
     """The design with every ``logging`` turned into parameters and master.cf entries (pure).
 
     Returns ``instances`` (each without ``logging``), ``primary_parameters``,
     ``primary_absent_parameters``, ``primary_master`` (entries the primary's master.cf needs) and
     ``log_files`` (instance label -> file, for the check that their directories exist). Raises on
-    a setting Postfix would refuse, or one that two instances would share."""
+    a setting Postfix would refuse, or one that two instances would share. ``host_files`` (label
+    -> file): what instances of the host write now where the design leaves that as it is; a
+    declared file may not be one of them."""
     out: list[dict[str, t.Any]] = []
     names: dict[str, str] = {}  # syslog_name -> the instance logging under it
     files: dict[str, str] = {}  # maillog_file -> the instance writing it
@@ -201,6 +204,8 @@ def expand_design(
                 declared_files.add(path)
                 log_files[label] = path
 
+    for label, path in (host_files or {}).items():
+        files.setdefault(path, label)
     primary_parameters = dict(primary_parameters or {})
     primary_absent = list(primary_absent_parameters)
     primary_setting = check_logging("primary_logging", primary_logging, primary_parameters, primary_absent)

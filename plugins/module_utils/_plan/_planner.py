@@ -545,9 +545,12 @@ class Planner:
         directories = [d for d in self.reg.secondary_directories if not same_directory(d, inst.config_directory, self.facts.resolve)]
         plan = Plan("destroy" if destroy else "deport", inst, None if destroy else replace(inst, enabled=False), directories=directories)
         plan.stop = running
+        if running:
+            plan.messages.append(f"stopped {inst.label}")
         if inst.enabled:
             path, cf = self._instance_cf(inst)
             plan.instance_writes.append(FileWrite.setting(path, cf, {"multi_instance_enable": "no"}))
+            plan.messages.append(f"disabled {inst.label}")
         if destroy:
             plan.primary_write = self._primary_edit(directories, alternate_del=inst.config_directory)
             plan.remove = True

@@ -13,9 +13,10 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from _fakes import PROTO_MASTER, FakeFacts, host, secondary_main
+from _fakes import INITIALISED, PROTO_MASTER, FakeFacts, host, secondary_main
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._core._errors import PostfixMultiError
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._configure import plan_master
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._converge import _host_log_files
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._drift import compare
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._logging import (
     check_logging,
@@ -241,3 +242,22 @@ def test_the_primarys_postlog_entry_is_planned_when_missing():
     assert result["primary"]["master"] == ["postlog/unix-dgram"]
     assert [(a["instance"], a["entry"]["service"]) for a in result["actions"]["master"]] == [("-", "postlog")]
     assert "set master.cf entry postlog/unix-dgram of the primary instance" in result["summary"]
+
+
+def test_a_declared_file_may_not_be_one_the_host_writes_where_the_design_leaves_it():
+    """The primary (not declared) writes /var/log/postfix.log on the host: a declared instance may
+    not be set to write it; an undeclared instance's file counts as well; the instance's own file,
+    and a file the design moves the primary away from, do not."""
+    primary = INITIALISED + "maillog_file = /var/log/postfix.log\n"
+    facts = host(primary, [("/etc/postfix-a", secondary_main("postfix-a") + "maillog_file = /var/log/postfix-a.log\n")])
+    file_of = {"to": "file", "file": "/var/log/postfix.log"}
+    with pytest.raises(PostfixMultiError, match="postfix-b and the primary instance would both write /var/log/postfix.log"):
+        expand_design([{"name": "postfix-b", "logging": file_of}], host_files=_host_log_files(FALLBACK_DEFAULTS, facts.read_text, {}, [{"name": "postfix-b"}]))
+    with pytest.raises(PostfixMultiError, match="postfix-b and postfix-a would both write /var/log/postfix-a.log"):
+        design = [{"name": "postfix-b", "logging": {"to": "file", "file": "/var/log/postfix-a.log"}}]
+        expand_design(design, host_files=_host_log_files(FALLBACK_DEFAULTS, facts.read_text, {}, design))
+    own = [{"name": "postfix-a", "logging": {"to": "file", "file": "/var/log/postfix-a.log"}}]
+    expand_design(own, host_files=_host_log_files(FALLBACK_DEFAULTS, facts.read_text, {}, own))
+    moved = {"primary_logging": {"to": "file", "file": "/var/log/mail.log"}}
+    taken = [{"name": "postfix-b", "logging": file_of}]
+    expand_design(taken, primary_logging=moved["primary_logging"], host_files=_host_log_files(FALLBACK_DEFAULTS, facts.read_text, moved, taken))
