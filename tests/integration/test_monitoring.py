@@ -227,6 +227,20 @@ def test_status_playbook_writes_the_metrics_file(lab_host, tmp_path):
     assert cells[:10] == ["mx", "postfix-out", "-", "yes", "yes", "postfix-out", f"{host.addresses[1]}:25", "0", "0", "2"]
     assert cells[10] == "1" and cells[-1].isdigit()
 
+    # the metrics directory is missing: an ERROR row for the host, its instances reported, the play does not fail
+    missing = f"{TEXTFILES}-missing/postfix.prom"
+    run = labhost.run_playbook(
+        tmp_path,
+        {"mx": host.root},
+        "- name: The status playbook\n  import_playbook: mailops.postfix_multi.status\n",
+        extra_args=["-e", "postfix_multi_hosts=lab", "-e", f"postfix_multi_status_metrics_file={missing}", "-e", f"postfix_multi_status_report={report}"],
+    )
+    assert run.rc == 0, run.explain()
+    table = report.with_suffix(".md").read_text()
+    assert len([line for line in table.splitlines() if "| postfix-out " in line]) == 1, table
+    (error,) = [line for line in table.splitlines() if "ERROR: metrics: " in line]
+    assert error.startswith("| mx ") and "does not exist" in error, table
+
 
 # ----------------------------------------------------------------------------- the rollout's gate
 def test_rollout_refuses_a_host_whose_queue_is_past_its_limit(lab_host, tmp_path):
