@@ -79,7 +79,8 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ item.name or item.config_directory }} logs as {{ item.syslog_name }};
-      deferred {{ item.queues.deferred.count }}, the oldest {{ item.queues.deferred.oldest_age }} s old
+      deferred {{ item.queues.deferred.count }}{{ (', the oldest ' ~ item.queues.deferred.oldest_age ~ ' s old')
+      if item.queues.deferred.oldest_age is not none else '' }}
   loop: "{{ postfix.instances }}"
   loop_control:
     label: "{{ item.name or item.config_directory }}"
