@@ -671,3 +671,37 @@ def test_check_mode_predicts_what_the_run_does_step_by_step(new_booted):
         assert {"/etc/postfix/main.cf", "/etc/postfix-null/main.cf"} <= shown, shown
     assert not running(host, "/etc/postfix-null")
     assert listing(host) == ["-", "postfix-out", "postfix-dis"]
+
+
+def test_a_table_that_cannot_be_written_leaves_no_main_cf_naming_it(new_booted):
+    """postfix-out's config directory is a small file system that the new lookup table does not fit
+    into: the run fails with the reason, and postfix-out's main.cf does not name the table (an
+    instance whose main.cf names a missing table defers all its mail). With room, the same design
+    converges."""
+    host = new_booted("mhfull")
+    converged = host.module(MODULE, module_args={**design(host), "start": False})
+    assert converged.get("failed") is not True, converged.get("msg")
+    host.run(
+        "sh",
+        "-c",
+        "cp -a /etc/postfix-out /tmp/out-save && mount -t tmpfs -o size=200k,mode=755 tmpfs /etc/postfix-out && cp -a /tmp/out-save/. /etc/postfix-out/",
+    )
+    def inside(path: str) -> str:  # the mount is in the host's own mount namespace
+        return host.run("cat", path).stdout
+
+    try:
+        tabled = {**design(host), "start": False}
+        tabled["instances"][0]["parameters"]["transport_maps"] = "hash:/etc/postfix-out/transport"
+        lines = "".join(f"d{n}.example.com smtp:[relay{n}.example.net]\n" for n in range(5000))
+        tabled["instances"][0]["maps"] = [{"name": "transport", "type": "hash", "content": lines}]
+        before = inside("/etc/postfix-out/main.cf")
+        failed = host.module(MODULE, module_args=tabled)
+        assert failed.get("failed") is True and "No space left on device" in failed["msg"], failed
+        assert inside("/etc/postfix-out/main.cf") == before
+        host.run("mount", "-o", "remount,size=8m", "/etc/postfix-out")
+        done = host.module(MODULE, module_args=tabled)
+        assert done.get("failed") is not True, done.get("msg")
+        assert "transport_maps = hash:/etc/postfix-out/transport" in inside("/etc/postfix-out/main.cf")
+        assert host.run("test", "-s", "/etc/postfix-out/transport.db", check=False).returncode == 0
+    finally:
+        host.run("umount", "/etc/postfix-out", check=False)

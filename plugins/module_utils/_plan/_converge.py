@@ -19,7 +19,9 @@ order the role's tasks used to, calling the same code as the fine-grained module
    disabled are stopped, instances going away are kept from starting at boot;
 3. instances are created (with their validated configuration, registered last), updated,
    deported or destroyed (``manage_instance``);
-4. the validated edits are written (atomically, re-applied on top of a concurrent edit);
+4. the declared lookup tables are built, then the validated edits are written (atomically,
+   re-applied on top of a concurrent edit): a table that cannot be written leaves no main.cf that
+   names it;
 5. undeclared instances are deported (``overridden``), exactly the enabled instances start at
    boot, changed instances are restarted where a changed setting needs it, else reloaded, and
    the instances that should run are started (``manage_service``);
@@ -661,11 +663,14 @@ def _apply(
     reloading = False
     pending = _pending_markers(reg, edits, actions["reload"], report) if apply_changes and not check_mode else {}
     try:
+        # 4a. the lookup tables, now that every instance exists, before the edits that name them are
+        # written (a table that cannot be written leaves no main.cf naming it) and before any instance
+        # is started or reloaded
+        map_reloads = _maps(map_jobs, check_mode, want_diff, report, lambda job: _map_marker(reg, job, report, pending) if apply_changes else None)
+
+        # 4b. the main.cf/master.cf edits
         if edits:
             _write_edits(facts, edits, check_mode, lambda edit: _written(report, written, edit, want_diff))
-
-        # 4b. the lookup tables, now that every instance exists and before any is started or reloaded
-        map_reloads = _maps(map_jobs, check_mode, want_diff, report, lambda job: _map_marker(reg, job, report, pending) if apply_changes else None)
 
         # 5. prune, boot, reload/restart what changed, start what should run
         for directory in actions["prune"]:
