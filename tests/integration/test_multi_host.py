@@ -705,3 +705,26 @@ def test_a_table_that_cannot_be_written_leaves_no_main_cf_naming_it(new_booted):
         assert host.run("test", "-s", "/etc/postfix-out/transport.db", check=False).returncode == 0
     finally:
         host.run("umount", "/etc/postfix-out", check=False)
+
+
+def test_a_create_whose_set_permissions_fails_says_it_changed_the_host(new_booted):
+    """The new instance's queue directory is a file system with room for 6 inodes: postfix
+    set-permissions fails half-way. The registration is rolled back, the files stay for the next
+    run, and the failed task says it changed the host. With room, the next run completes it."""
+    host = new_booted("mhinodes")
+    args = {**design(host), "start": False}
+    first = host.module(MODULE, module_args={**args, "instances": args["instances"][1:]})  # initialised, postfix-null only
+    assert first.get("failed") is not True, first.get("msg")
+    host.run("sh", "-c", "mkdir -p /var/spool/postfix-out && mount -t tmpfs -o size=1m,nr_inodes=6 tmpfs /var/spool/postfix-out")
+    try:
+        failed = host.module(MODULE, module_args=args)
+        assert failed.get("failed") is True and "set-permissions failed" in failed["msg"], failed
+        assert failed["changed"] is True, failed
+        assert "postfix-out" not in listing(host)
+        assert host.run("test", "-f", "/etc/postfix-out/main.cf", check=False).returncode == 0  # kept for the next run
+        host.run("umount", "/var/spool/postfix-out")
+        done = host.module(MODULE, module_args=args)
+        assert done.get("failed") is not True, done.get("msg")
+        assert listing(host) == ["-", "postfix-null", "postfix-out"]
+    finally:
+        host.run("umount", "/var/spool/postfix-out", check=False)

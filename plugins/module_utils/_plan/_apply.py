@@ -101,6 +101,7 @@ def _apply(plan: Plan, facts: LocalFacts, stop: t.Sequence[str] | None) -> list[
                 f"postfix -c {plan.after.config_directory} set-permissions failed (rc={result.rc}): "
                 f"{result.output or '(no message)'}. The instance was NOT registered (the primary main.cf was restored); "
                 "its files were kept, so fixing the cause and running again completes the job.",
+                changed=True,  # the files it made are kept
                 **result.as_dict(),
             )
     if plan.remove and inst is not None:

@@ -417,7 +417,7 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
         try:
             _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
         except PostfixMultiError as exc:
-            if report.changed and not check_mode:
+            if (report.changed or exc.details.get("changed")) and not check_mode:
                 # a task that changed the host before it failed says so, and what it had done
                 exc.details.update(changed=True, done=list(report.messages), instances=report.instances, **report.lists())
             raise
