@@ -599,12 +599,22 @@ def _write_marker(dfd: int, name: str, text: str) -> None:
     check wants everything in a data directory owned by mail_owner), never through a link."""
     flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600, dir_fd=dfd)
-    owner = os.fstat(dfd)
-    os.fchown(fd, owner.st_uid, owner.st_gid)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(text.encode("utf-8", "surrogateescape"))
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        owner = os.fstat(dfd)
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(text.encode("utf-8", "surrogateescape"))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        # a marker cut short (a full file system) would tell the next run something this one did not
+        # mean: none is left
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dfd)
+        raise
 
 
 _MARKER_LIMIT = 8192

@@ -319,3 +319,18 @@ def test_the_reload_pending_marker(tmp_path: Path) -> None:
     assert "no longer a plain file" in (_io.clear_reload_pending(str(data)) or "")
     assert marker.is_symlink() and elsewhere.read_text() == "keep\n"
     assert _io.mark_reload_pending(str(tmp_path / "missing"), "reloaded") is not None
+
+
+def test_a_marker_cut_short_is_not_left(tmp_path, monkeypatch):
+    """A full file system: the marker file is made but its text cannot be written. No empty marker
+    stays behind to tell the next run that this one did not get to reload the instance."""
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_io.os, "fsync", full)
+    problem = _io.mark_reload_pending(str(data), "reloaded")
+    assert problem is not None and "No space left on device" in problem, problem
+    assert list(data.iterdir()) == []
