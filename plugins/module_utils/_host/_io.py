@@ -24,6 +24,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 import time
 import typing as t
 
@@ -511,14 +512,34 @@ class DirectoryLock:
     Locking the primary's config directory (not main.cf, which every write replaces)
     serialises concurrent runs on one host - several plays, or forks aimed at one host -
     so that none loses another's edit of ``multi_instance_directories``.
+
+    The lock is the process's: taken again while this process holds it (a whole-host run holds
+    it from its comparison to its last change, and the steps it calls take it too), it is already
+    held, and it is released when the outermost holder ends.
     """
+
+    _held: t.ClassVar[dict[str, int]] = {}
+    _guard = threading.Lock()
 
     def __init__(self, directory: str, timeout: float = 300.0) -> None:
         self.directory = directory
         self.timeout = timeout
         self._fd = -1
+        self._key = os.path.realpath(directory)
+        self._nested = False
 
     def __enter__(self) -> DirectoryLock:
+        with self._guard:
+            if self._held.get(self._key):
+                self._held[self._key] += 1
+                self._nested = True
+                return self
+        self._lock()
+        with self._guard:
+            self._held[self._key] = self._held.get(self._key, 0) + 1
+        return self
+
+    def _lock(self) -> None:
         try:
             self._fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError as exc:
@@ -527,7 +548,7 @@ class DirectoryLock:
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
+                return
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise PostfixMultiError(f"cannot lock {self.directory}: {exc.strerror}") from exc
@@ -538,6 +559,12 @@ class DirectoryLock:
             time.sleep(0.05)
 
     def __exit__(self, *exc: t.Any) -> None:
+        with self._guard:
+            self._held[self._key] -= 1
+            if self._nested:
+                self._nested = False
+                return
+            self._held.pop(self._key, None)
         if self._fd >= 0:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -38,6 +38,7 @@ built and checked on a staging copy) and reports the rest as the plan.
 from __future__ import annotations
 
 import contextlib
+import os
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
@@ -396,31 +397,34 @@ def converge(options: t.Mapping[str, t.Any], check_mode: bool, want_diff: bool, 
             health_host.start_statuses([inst.config_directory for inst in reg.instances])
         return boot_drift(reg, service_host)
 
-    drift = compare(
-        facts,
-        design["instances"],
-        primary_parameters=design["primary_parameters"],
-        primary_absent_parameters=design["primary_absent_parameters"],
-        prune=state == "overridden",
-        start=start,
-        boot=boot,
-        primary_maps=options.get("primary_maps") or [],
-        primary_master=design["primary_master"],
-    )
-    report = _Report(facts.defaults().get("config_directory"))
-    if health_host is not None and not drift["in_sync"]:
-        health_host.discard_statuses()  # the host is going to change: after those calls have ended
-    actions = drift["actions"]
-    if options.get("check_always") and not check_mode:
-        _preflight(service_host)  # also on a host that matches the design
-    if not drift["in_sync"]:
-        try:
-            _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
-        except PostfixMultiError as exc:
-            if (report.changed or exc.details.get("changed")) and not check_mode:
-                # a task that changed the host before it failed says so, and what it had done
-                exc.details.update(changed=True, done=list(report.messages), instances=report.instances, **report.lists())
-            raise
+    # the whole comparison and every change under the primary's lock: a second run on the host waits,
+    # and never interleaves its steps with this one's (two overridden designs would both survive)
+    with _host_lock(facts):
+        drift = compare(
+            facts,
+            design["instances"],
+            primary_parameters=design["primary_parameters"],
+            primary_absent_parameters=design["primary_absent_parameters"],
+            prune=state == "overridden",
+            start=start,
+            boot=boot,
+            primary_maps=options.get("primary_maps") or [],
+            primary_master=design["primary_master"],
+        )
+        report = _Report(facts.defaults().get("config_directory"))
+        if health_host is not None and not drift["in_sync"]:
+            health_host.discard_statuses()  # the host is going to change: after those calls have ended
+        actions = drift["actions"]
+        if options.get("check_always") and not check_mode:
+            _preflight(service_host)  # also on a host that matches the design
+        if not drift["in_sync"]:
+            try:
+                _apply(facts, drift, options, check_mode, want_diff, service_host, report, tls)
+            except PostfixMultiError as exc:
+                if (report.changed or exc.details.get("changed")) and not check_mode:
+                    # a task that changed the host before it failed says so, and what it had done
+                    exc.details.update(changed=True, done=list(report.messages), instances=report.instances, **report.lists())
+                raise
     result: dict[str, t.Any] = {
         "changed": report.changed,
         "installed": True,
@@ -513,6 +517,13 @@ def _host_log_files(
         if path:
             found[label] = path
     return found
+
+
+def _host_lock(facts: LocalFacts) -> t.ContextManager[t.Any]:
+    """The primary's lock (``DirectoryLock``) for a whole run; nothing to lock where Postfix has no
+    config directory (yet)."""
+    directory = facts.defaults().get("config_directory") or ""
+    return DirectoryLock(directory) if os.path.isdir(directory) else contextlib.nullcontext()
 
 
 def _preflight(host: ServiceHost) -> None:

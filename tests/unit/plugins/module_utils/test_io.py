@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,19 @@ def test_a_marker_cut_short_is_not_left(tmp_path, monkeypatch):
     problem = _io.mark_reload_pending(str(data), "reloaded")
     assert problem is not None and "No space left on device" in problem, problem
     assert list(data.iterdir()) == []
+
+
+def test_the_directory_lock_is_the_process_s(tmp_path):
+    """A whole-host run holds the primary's lock and calls steps that take it too: taken again in the
+    same process it is already held (no wait, no deadlock), and it stays held until the outermost
+    holder ends; another process cannot take it meanwhile."""
+    probe = "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)"
+
+    def other_process_gets_it() -> bool:
+        return subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, check=False).returncode == 0
+
+    with _io.DirectoryLock(str(tmp_path)):
+        with _io.DirectoryLock(str(tmp_path), timeout=0.1):
+            assert not other_process_gets_it()
+        assert not other_process_gets_it()  # the inner holder's end did not release it
+    assert other_process_gets_it()
