@@ -405,7 +405,7 @@ def test_decommission_checks_the_request_before_any_change(lab):
         assert_untouched(host, run, main_cf)
         assert f"postfix_multi_decommission_{variable}={value}" in run.stdout and "positive whole number" in run.stdout, run.explain()
         assert f'"msg": "Not a positive whole number of seconds: postfix_multi_decommission_{variable}={value} (' in run.stdout, run.explain()
-        assert "greater than 0). Nothing was changed.\"" in run.stdout, run.explain()
+        assert 'greater than 0). Nothing was changed."' in run.stdout, run.explain()
     run = decommission_run(host, "postfix_multi_decommission_instance=postfix-old", '{"postfix_multi_decommission_poll": true}')
     assert_untouched(host, run, main_cf)
     assert "postfix_multi_decommission_poll=True" in run.stdout, run.explain()

@@ -686,6 +686,7 @@ def test_a_table_that_cannot_be_written_leaves_no_main_cf_naming_it(new_booted):
         "-c",
         "cp -a /etc/postfix-out /tmp/out-save && mount -t tmpfs -o size=200k,mode=755 tmpfs /etc/postfix-out && cp -a /tmp/out-save/. /etc/postfix-out/",
     )
+
     def inside(path: str) -> str:  # the mount is in the host's own mount namespace
         return host.run("cat", path).stdout
 
