@@ -227,9 +227,8 @@ def _plan_instance(options: t.Mapping[str, t.Any], facts: Facts, defaults: dict[
         reg, _write = _initialised_registry(reg, defaults, facts)
     plan = Planner(reg, facts).plan(desired)
     if assumed is not None and not reg.init_problem():
-        plan.warnings.append(
-            f"check mode: {assumed.split(';')[0]}; this check assumes that it is initialised first (postfix_multi_init), a real run refuses until then"
-        )
+        why = assumed.split(";", maxsplit=1)[0]
+        plan.warnings.append(f"check mode: {why}; this check assumes that it is initialised first (postfix_multi_init), a real run refuses until then")
     configured = configure_plan(plan, content, facts)
     if init_write is not None:
         plan.messages.insert(0, "multi-instance management turned on")
