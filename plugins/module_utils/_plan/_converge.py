@@ -607,9 +607,11 @@ def _apply(
         if not check_mode:
             # what refuses to destroy or deport an instance (mail in its queue, directories it shares)
             # refuses now, as in check mode, not after step 2 has stopped, disabled or unmasked anything
+            # (each planned on what the ones before it would have written, as check mode plans them)
+            removals = PlannedWrites(facts.fresh())
             for request in requests:
                 if request["state"] != "present":
-                    manage_instance(request, True, False, facts.fresh())
+                    manage_instance(request, True, False, facts.fresh(), removals)
         # every file the run writes, checked now: a symbolic link would stop the run half-way
         refuse_links(path for edit in edits for path in edit.paths())
         if actions["init"] or actions["prune"] or any(request["state"] != "present" for request in requests):
