@@ -212,15 +212,23 @@ def test_status_playbook_writes_the_metrics_file(lab_host, tmp_path):
     host = deferred_and_held(lab_host)
     host.path(TEXTFILES).mkdir(parents=True)
     report = tmp_path / "status"
-    run = labhost.run_playbook(
-        tmp_path,
-        {"mx": host.root},
-        "- name: The status playbook\n  import_playbook: mailops.postfix_multi.status\n",
-        extra_args=["-e", "postfix_multi_hosts=lab", "-e", f"postfix_multi_status_metrics_file={METRICS}", "-e", f"postfix_multi_status_report={report}"],
-    )
-    assert run.rc == 0, run.explain()
+
+    def status(metrics_file: str) -> str:
+        """The status playbook writing its metrics to METRICS_FILE: the Markdown table (the play must succeed)."""
+        run = labhost.run_playbook(
+            tmp_path,
+            {"mx": host.root},
+            "- name: The status playbook\n  import_playbook: mailops.postfix_multi.status\n",
+            extra_args=[
+                *("-e", "postfix_multi_hosts=lab"),
+                *("-e", f"postfix_multi_status_metrics_file={metrics_file}", "-e", f"postfix_multi_status_report={report}"),
+            ],
+        )
+        assert run.rc == 0, run.explain()
+        return report.with_suffix(".md").read_text()
+
+    table = status(METRICS)
     assert_metrics_match_the_queue_files(host, host.read(METRICS))
-    table = report.with_suffix(".md").read_text()
     row = [line for line in table.splitlines() if "| postfix-out " in line]
     assert len(row) == 1, table
     cells = [cell.strip() for cell in row[0].strip("|").split("|")]
@@ -228,15 +236,7 @@ def test_status_playbook_writes_the_metrics_file(lab_host, tmp_path):
     assert cells[10] == "1" and cells[-1].isdigit()
 
     # the metrics directory is missing: an ERROR row for the host, its instances reported, the play does not fail
-    missing = f"{TEXTFILES}-missing/postfix.prom"
-    run = labhost.run_playbook(
-        tmp_path,
-        {"mx": host.root},
-        "- name: The status playbook\n  import_playbook: mailops.postfix_multi.status\n",
-        extra_args=["-e", "postfix_multi_hosts=lab", "-e", f"postfix_multi_status_metrics_file={missing}", "-e", f"postfix_multi_status_report={report}"],
-    )
-    assert run.rc == 0, run.explain()
-    table = report.with_suffix(".md").read_text()
+    table = status(f"{TEXTFILES}-missing/postfix.prom")
     assert len([line for line in table.splitlines() if "| postfix-out " in line]) == 1, table
     (error,) = [line for line in table.splitlines() if "ERROR: metrics: " in line]
     assert error.startswith("| mx ") and "does not exist" in error, table
