@@ -211,10 +211,7 @@ class Staging:
         text = _io.read_text(path)
         if text is None:
             return
-        try:
-            cf = MainCf.parse(text)
-        except MainCfError:
-            return  # postconf and postfix check say what is wrong with the file itself
+        cf = MainCf.parse(text)
         if not (cf.raw("maillog_file") or "").strip():
             return
         shown = _runner.run([postconf, "-c", self.copy, "-xh", "maillog_file", "maillog_file_prefixes"])

@@ -78,7 +78,7 @@ from ansible_collections.mailops.postfix_multi.plugins.module_utils._plan._maps 
     redacted_design,
     summary,
 )
-from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf, MainCfError
+from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._maincf import MainCf
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._mastercf import MasterCf, MasterEntry
 from ansible_collections.mailops.postfix_multi.plugins.module_utils._postfix._registry import Registry
 
@@ -510,10 +510,7 @@ def _host_log_files(
         text = read_text(f"{inst.config_directory}/main.cf") if keep else None
         if text is None:
             continue
-        try:
-            path = (MainCf.parse(text).raw("maillog_file") or "").strip()
-        except MainCfError:
-            continue
+        path = (MainCf.parse(text).raw("maillog_file") or "").strip()
         if path:
             found[label] = path
     return found
