@@ -155,6 +155,9 @@ options:
     default: []
 notes:
   - The multi_instance role makes this one call per host, the package installation on a host without Postfix included.
+  - A call holds the lock on the primary's config directory (C(flock), as the other modules of the collection take it)
+    from its comparison to its last change; a second call on the same host, or another module's task, waits for it (at
+    most 300 s), so two runs never interleave their steps.
   - This module has an action plugin on the controller. Ansible builds the module's payload (the module and the
     collection's module_utils it ships to each host) once per C(ansible-playbook) run, about 0.3 s of one controller CPU
     before the first host starts; the action plugin keeps the payload Ansible built in
